@@ -1,0 +1,95 @@
+"""Shared test helpers: a real TensorBoard on loopback, read through its projector plugin."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+class TensorBoard:
+    """A `tensorboard --logdir` process on 127.0.0.1 and its projector plugin's routes."""
+
+    def __init__(self, logdir: str, port: int, process: subprocess.Popen):
+        self.logdir = logdir
+        self.url = f"http://127.0.0.1:{port}"
+        self.process = process
+
+    def get(self, route: str, **params) -> bytes:
+        query = urllib.parse.urlencode(params)
+        with urllib.request.urlopen(f"{self.url}/data/plugin/projector/{route}?{query}", timeout=60) as reply:
+            return reply.read()
+
+    def runs(self) -> list[str]:
+        return json.loads(self.get("runs"))
+
+    def info(self, run: str) -> dict:
+        return json.loads(self.get("info", run=run))
+
+    def tensor(self, run: str, name: str, shape) -> np.ndarray:
+        return np.frombuffer(self.get("tensor", run=run, name=name), dtype=np.float32).reshape(shape)
+
+    def metadata(self, run: str, name: str) -> str:
+        return self.get("metadata", run=run, name=name).decode("utf-8")
+
+    def sprite(self, run: str, name: str) -> bytes:
+        return self.get("sprite_image", run=run, name=name)
+
+    def wait_for_runs(self, expected: set[str], timeout: float = 90.0) -> list[str]:
+        deadline = time.monotonic() + timeout
+        runs: list[str] = []
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"tensorboard exited with {self.process.returncode}")
+            try:
+                runs = self.runs()
+                if expected <= set(runs):
+                    return runs
+            except (urllib.error.URLError, ConnectionError):
+                pass
+            time.sleep(0.5)
+        raise TimeoutError(f"tensorboard listed {runs}, expected {sorted(expected)}")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def start_tensorboard(tmp_path_factory):
+    """Start TensorBoard over a log dir; every server is stopped at the end of the module."""
+    servers = []
+
+    def start(logdir) -> TensorBoard:
+        port = _free_port()
+        log = open(tmp_path_factory.mktemp("tensorboard") / "tensorboard.log", "wb")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tensorboard.main", "--logdir", str(logdir),
+             "--host", "127.0.0.1", "--port", str(port), "--reload_interval", "1"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        servers.append((process, log))
+        return TensorBoard(str(logdir), port, process)
+
+    yield start
+    for process, log in servers:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()

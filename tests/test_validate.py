@@ -1,0 +1,153 @@
+"""`validate` and `projector-export validate` on good runs and on runs broken by hand."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from projector_export import Embedding, export_embedding, export_embeddings, validate
+
+
+def good_runs(logs):
+    export_embedding(logs / "plain", np.eye(4))
+    export_embedding(logs / "labels", np.eye(4), ["", " ", "a\tb", "x\ny"], sprite=["red"] * 4)
+    export_embeddings(
+        logs / "nested" / "epochs",
+        [Embedding(np.eye(3) * i, {"w": list("abc"), "n": [1, 2, 3]}, name=f"e{i}", sprite=np.ones((3, 5, 5))) for i in range(3)],
+    )
+
+
+def test_every_exported_run_passes(tmp_path):
+    good_runs(tmp_path)
+    report = validate(str(tmp_path))
+    assert report.ok, str(report)
+    assert sorted(report.runs) == ["labels", "nested/epochs", "plain"]
+
+
+def break_config(run):
+    (run / "projector_config.pbtxt").write_text("embeddings { tensor_name: ")
+
+
+def break_events(run):
+    for event_file in run.glob("events.out.tfevents*"):
+        event_file.unlink()
+
+
+def break_checkpoint(run):
+    (run / "checkpoint").unlink()
+
+
+def break_tensor_name(run):
+    config = run / "projector_config.pbtxt"
+    config.write_text(config.read_text().replace("embedding/.ATTRIBUTES", "missing/.ATTRIBUTES"))
+
+
+def break_rank(run):
+    variables = {"embedding": tf.Variable(np.zeros((4, 2, 2), np.float32))}
+    for path in run.glob("embeddings.ckpt*"):
+        path.unlink()
+    (run / "checkpoint").unlink()
+    tf.train.Checkpoint(**variables).save(str(run / "embeddings.ckpt"))
+
+
+def break_metadata_header(run):
+    path = run / "embedding.metadata.tsv"
+    path.write_text("label\n" + path.read_text())  # 4 labels under a header
+
+
+def break_metadata_blank(run):
+    (run / "embedding.metadata.tsv").write_text("a\n\nc\n \n")
+
+
+def break_metadata_missing(run):
+    (run / "embedding.metadata.tsv").unlink()
+
+
+def break_metadata_outside(run):
+    config = run / "projector_config.pbtxt"
+    config.write_text(config.read_text().replace('"embedding.metadata.tsv"', '"../elsewhere.tsv"'))
+    (run.parent / "elsewhere.tsv").write_text("a\nb\nc\nd\n")
+
+
+def break_sprite_missing(run):
+    (run / "embedding.sprite.png").unlink()
+
+
+def break_sprite_too_large(run):
+    Image.new("RGB", (8200, 16)).save(run / "embedding.sprite.png")
+
+
+def break_sprite_too_small(run):
+    Image.new("RGB", (16, 48)).save(run / "embedding.sprite.png")
+
+
+def break_sprite_dim(run):
+    config = run / "projector_config.pbtxt"
+    config.write_text(config.read_text().replace("single_image_dim: 16\n", "", 1))
+
+
+BREAKS = [
+    (break_config, None, "projector_config.pbtxt does not parse"),
+    (break_events, None, "no event file"),
+    (break_checkpoint, None, "no checkpoint found"),
+    (break_tensor_name, "missing/.ATTRIBUTES/VARIABLE_VALUE", "the checkpoint does not hold"),
+    (break_rank, "embedding/.ATTRIBUTES/VARIABLE_VALUE", "shape [4, 2, 2]; the projector needs 2-D"),
+    (break_metadata_header, "embedding/.ATTRIBUTES/VARIABLE_VALUE", "must not have a header row"),
+    (break_metadata_blank, "embedding/.ATTRIBUTES/VARIABLE_VALUE", "has 2 rows as the projector reads it, but the tensor has 4"),
+    (break_metadata_missing, "embedding/.ATTRIBUTES/VARIABLE_VALUE", "metadata file 'embedding.metadata.tsv' does not exist"),
+    (break_metadata_outside, "embedding/.ATTRIBUTES/VARIABLE_VALUE", "lies outside the run folder"),
+    (break_sprite_missing, "embedding/.ATTRIBUTES/VARIABLE_VALUE", "sprite image 'embedding.sprite.png' does not exist"),
+    (break_sprite_too_large, "embedding/.ATTRIBUTES/VARIABLE_VALUE", "sprite is 8200x16 px"),
+    (break_sprite_too_small, "embedding/.ATTRIBUTES/VARIABLE_VALUE", "sprite holds 3 cells of 16x16 px but the tensor has 4"),
+    (break_sprite_dim, "embedding/.ATTRIBUTES/VARIABLE_VALUE", "single_image_dim is [16]"),
+]
+
+
+@pytest.mark.parametrize("breaker, tensor, message", BREAKS, ids=[b.__name__ for b, _, _ in BREAKS])
+def test_each_broken_run_is_reported_with_its_run_tensor_and_fix(tmp_path, breaker, tensor, message):
+    logs = tmp_path / "logs"
+    export_embedding(logs / "ok", np.eye(4), list("abcd"), sprite=["red"] * 4)
+    export_embedding(logs / "broken", np.eye(4), list("abcd"), sprite=["red"] * 4)
+    breaker(logs / "broken")
+
+    report = validate(str(logs))
+    assert not report.ok
+    assert [p.run for p in report.problems] == ["broken"], str(report)
+    (problem,) = report.problems
+    assert problem.tensor == tensor
+    assert message in str(problem)  # the message or its fix
+    assert problem.fix
+
+
+def test_cli_prints_each_problem_and_exits_1(tmp_path):
+    export_embedding(tmp_path / "a", np.eye(4), list("abcd"))
+    export_embedding(tmp_path / "b", np.eye(4), list("abcd"), sprite=["red"] * 4)
+    break_metadata_blank(tmp_path / "a")
+    break_sprite_too_large(tmp_path / "b")
+    cli = subprocess.run(
+        [sys.executable, "-m", "projector_export.cli", "validate", str(tmp_path)], capture_output=True, text=True
+    )
+    assert cli.returncode == 1
+    assert "run 'a', tensor 'embedding/.ATTRIBUTES/VARIABLE_VALUE': metadata" in cli.stdout
+    assert "run 'b', tensor 'embedding/.ATTRIBUTES/VARIABLE_VALUE': sprite is 8200x16 px" in cli.stdout
+    assert cli.stdout.count("fix:") == 2 and "2 problem(s)" in cli.stdout
+
+
+def test_cli_passes_a_good_logdir_and_says_how_to_open_it(tmp_path):
+    good_runs(tmp_path)
+    cli = subprocess.run(
+        [sys.executable, "-m", "projector_export.cli", "validate", str(tmp_path)], capture_output=True, text=True
+    )
+    assert cli.returncode == 0, cli.stdout + cli.stderr
+    assert "3 projector run(s) checked" in cli.stdout and "all good" in cli.stdout
+    assert f"tensorboard --logdir {tmp_path}" in cli.stdout
+
+
+def test_missing_logdir_is_a_problem(tmp_path):
+    report = validate(str(tmp_path / "nope"))
+    assert not report.ok and "no such folder" in report.problems[0].message
