@@ -3,11 +3,14 @@
 from projector_export.errors import ProjectorExportError
 from projector_export.export import Embedding, ExportedTensor, ExportResult, export_embedding, export_embeddings
 from projector_export.metadata import escape_label, unescape_label
+from projector_export.neighbours import Neighbour, nearest_neighbours
 from projector_export.sprite import make_sprite
 from projector_export.validate import Problem, ValidationReport, validate
 
 __all__ = [
     "Embedding",
+    "Neighbour",
+    "ProjectorCallback",
     "ExportResult",
     "ExportedTensor",
     "Problem",
@@ -17,6 +20,16 @@ __all__ = [
     "export_embedding",
     "export_embeddings",
     "make_sprite",
+    "nearest_neighbours",
     "unescape_label",
     "validate",
 ]
+
+
+def __getattr__(name: str):
+    # The callback needs Keras; import it only when asked for.
+    if name == "ProjectorCallback":
+        from projector_export.callback import ProjectorCallback
+
+        return ProjectorCallback
+    raise AttributeError(f"module 'projector_export' has no attribute {name!r}")

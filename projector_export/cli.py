@@ -6,7 +6,9 @@ TensorFlow is imported only inside the commands, so `--help` answers at once.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
+import posixpath
 import sys
 
 
@@ -16,6 +18,45 @@ def main(argv: list[str] | None = None) -> int:
         description="Export embeddings for TensorBoard's Embedding Projector and check log dirs.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
+
+    export = commands.add_parser(
+        "export",
+        help="turn a .npy, vector TSV, word2vec/GloVe text or .keras model into a projector run",
+        description="Write INPUT as a run folder LOGDIR/RUN that `tensorboard --logdir LOGDIR` shows in "
+        "its Projector tab. INPUT: a .npy array, a .tsv of vectors, a word2vec/GloVe text file "
+        "(the word becomes the label), or a Keras .keras model (every Embedding layer becomes a tensor).",
+    )
+    export.add_argument("input", metavar="INPUT")
+    export.add_argument("--logdir", default="logs", help="the log dir (default: logs)")
+    export.add_argument("--run", required=True, help="the run's folder name inside the log dir")
+    export.add_argument("--metadata", metavar="FILE", help="labels: one a line, or a TSV with a header row")
+    export.add_argument("--name", metavar="TENSOR", help="tensor name (default: embedding, or the layer names)")
+    export.add_argument("--max-rows", type=int, metavar="N", help="export only the first N rows")
+    export.set_defaults(handler=_export)
+
+    tsv = commands.add_parser(
+        "tsv",
+        help="vectors.tsv + metadata.tsv for projector.tensorflow.org, and a standalone projector config",
+        description="Write one tensor of RUN_DIR as vectors.tsv and metadata.tsv (the Load button of "
+        "projector.tensorflow.org) plus tensor.bytes and projector_config.json for a self-hosted "
+        "standalone projector. Floats round-trip exactly as float32.",
+    )
+    tsv.add_argument("run_dir", metavar="RUN_DIR")
+    tsv.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    tsv.add_argument("--tensor", metavar="NAME", help="which tensor (default: the only one, or 'final')")
+    tsv.set_defaults(handler=_tsv)
+
+    neighbours = commands.add_parser(
+        "neighbours",
+        help="the k nearest labels to QUERY by cosine distance",
+        description="The K nearest points to the point labelled QUERY in RUN_DIR, by cosine distance "
+        "(the projector's default), with their distances.",
+    )
+    neighbours.add_argument("run_dir", metavar="RUN_DIR")
+    neighbours.add_argument("query", metavar="QUERY")
+    neighbours.add_argument("-k", type=int, default=10, help="how many neighbours (default: 10)")
+    neighbours.add_argument("--tensor", metavar="NAME", help="which tensor (default: the only one, or 'final')")
+    neighbours.set_defaults(handler=_neighbours)
 
     check = commands.add_parser(
         "validate",
@@ -28,7 +69,76 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter
-    return args.handler(args)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    from projector_export.errors import ProjectorExportError
+
+    try:
+        return args.handler(args)
+    except ProjectorExportError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+def _export(args: argparse.Namespace) -> int:
+    from projector_export.errors import ProjectorExportError
+    from projector_export.export import Embedding, export_embeddings
+    from projector_export.sources import read_labels, read_source
+
+    with _Progress(f"reading {args.input}") as progress:
+        source = read_source(args.input, max_rows=args.max_rows, progress=progress)
+    metadata = source.labels
+    if args.metadata:
+        metadata = read_labels(args.metadata)
+        if args.max_rows:
+            metadata = _first_rows(metadata, args.max_rows)
+    tensors = source.tensors
+    if args.name:
+        if len(tensors) > 1:
+            raise ProjectorExportError(
+                f"{args.input} has {len(tensors)} Embedding layers ({', '.join(tensors)}); "
+                "--name renames a single tensor, so leave it out"
+            )
+        tensors = {args.name: next(iter(tensors.values()))}
+    rows = _row_count(metadata)
+    if args.metadata and not any(len(v) == rows for v in tensors.values()):
+        sizes = ", ".join(f"{name}: {len(v)}" for name, v in tensors.items())
+        raise ProjectorExportError(
+            f"{args.metadata} has {rows} rows but {args.input} has {sizes} vectors; give one label per "
+            "row (a TSV's first line is its header), or use --max-rows to cut both"
+        )
+    embeddings = [
+        Embedding(vectors, metadata if rows == len(vectors) else None, name=name) for name, vectors in tensors.items()
+    ]
+    run_dir = posixpath.join(args.logdir, args.run)
+    result = export_embeddings(run_dir, embeddings)
+    for tensor in result.tensors:
+        labelled = f", labels in {posixpath.basename(tensor.metadata_path)}" if tensor.metadata_path else ""
+        print(f"wrote {tensor.shape[0]:,} x {tensor.shape[1]} tensor {tensor.name!r}{labelled}")
+    print(f"run folder: {result.run_dir}")
+    print(f"open it with: tensorboard --logdir {args.logdir}")
+    return 0
+
+
+def _tsv(args: argparse.Namespace) -> int:
+    from projector_export.standalone import export_standalone
+
+    with _Progress("writing vectors.tsv") as progress:
+        result = export_standalone(args.run_dir, args.out, tensor=args.tensor, progress=progress)
+    print(f"wrote {result.shape[0]:,} x {result.shape[1]} tensor {result.tensor_name!r} to {args.out}:")
+    print("  vectors.tsv, metadata.tsv: load them with the Load button of https://projector.tensorflow.org")
+    print("  projector_config.json, tensor.bytes: for a self-hosted standalone projector")
+    return 0
+
+
+def _neighbours(args: argparse.Namespace) -> int:
+    from projector_export.neighbours import nearest_neighbours
+
+    found = nearest_neighbours(args.run_dir, args.query, k=args.k, tensor=args.tensor)
+    width = max([len(n.label) for n in found] + [5])
+    print(f"nearest to {args.query!r} by cosine distance:")
+    for rank, neighbour in enumerate(found, start=1):
+        print(f"{rank:>3}  {neighbour.label:<{width}}  {neighbour.distance:.4f}")
+    return 0
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -39,6 +149,45 @@ def _validate(args: argparse.Namespace) -> int:
     if report.ok and report.runs:
         print(f"open them with: tensorboard --logdir {args.logdir}")
     return 0 if report.ok else 1
+
+
+def _row_count(metadata) -> int | None:
+    if metadata is None:
+        return None
+    return len(next(iter(metadata.values()))) if isinstance(metadata, dict) else len(metadata)
+
+
+def _first_rows(metadata, rows: int):
+    if isinstance(metadata, dict):
+        return {name: values[:rows] for name, values in metadata.items()}
+    return metadata[:rows]
+
+
+class _Progress:
+    """A one-line progress counter on stderr, shown once a job has run for two seconds."""
+
+    def __init__(self, label: str):
+        self.label = label
+        self.shown = False
+
+    def __enter__(self):
+        import time
+
+        self.start = time.monotonic()
+        return self
+
+    def __call__(self, done: int, total: int | None = None) -> None:
+        import time
+
+        if time.monotonic() - self.start < 2.0:
+            return
+        share = f" of {total:,} ({100 * done / total:.0f}%)" if total else ""
+        print(f"\r{self.label}: {done:,} rows{share}", end="", file=sys.stderr, flush=True)
+        self.shown = True
+
+    def __exit__(self, *exc):
+        if self.shown:
+            print(file=sys.stderr)
 
 
 if __name__ == "__main__":

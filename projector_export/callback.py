@@ -1,0 +1,129 @@
+"""`ProjectorCallback`: projector-ready snapshots of every Embedding layer during `fit`."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+import keras
+import numpy as np
+
+from projector_export.export import Embedding, export_embeddings
+
+logger = logging.getLogger(__name__)
+
+
+class ProjectorCallback(keras.callbacks.Callback):
+    """Write the Embedding layers into a TensorBoard run folder as training goes.
+
+    Every `every_n_epochs` epochs (and after the last one) each Embedding layer
+    is snapshotted as a tensor named `LAYER-epoch-NNN`; the run folder is
+    re-exported with all snapshots so far, so the projector offers each epoch.
+    Give it the `log_dir` of Keras's `TensorBoard` callback: its `train/` and
+    `validation/` folders are kept. Unlike `TensorBoard(embeddings_freq=...)`
+    in Keras 3 (keras-team/keras#20210), the result opens in the projector.
+
+    Args:
+        log_dir: the run folder, e.g. the `log_dir` of `keras.callbacks.TensorBoard`.
+        metadata: labels for the rows (a list, dict of columns or DataFrame),
+            used for every Embedding layer with that many rows.
+        every_n_epochs: snapshot interval.
+        layers: names of the Embedding layers to export (default: all).
+        sprite: per-point images or colours, for layers with that many rows.
+
+    Example:
+
+    ```python
+    import keras
+    import numpy as np
+    from projector_export import ProjectorCallback
+
+    model = keras.Sequential([keras.layers.Embedding(4, 2), keras.layers.GlobalAveragePooling1D(),
+                              keras.layers.Dense(1)])
+    model.compile("adam", "mse")
+    x, y = np.array([[0, 1], [2, 3]]), np.array([0.0, 1.0])
+    model.fit(x, y, epochs=2, verbose=0, callbacks=[
+        keras.callbacks.TensorBoard("logs/toy"),
+        ProjectorCallback("logs/toy", metadata=["a", "b", "c", "d"]),
+    ])
+    ```
+    """
+
+    def __init__(
+        self,
+        log_dir: str,
+        metadata: Any = None,
+        every_n_epochs: int = 1,
+        layers: list[str] | None = None,
+        sprite: Any = None,
+    ):
+        super().__init__()
+        if every_n_epochs < 1:
+            raise ValueError(f"every_n_epochs must be at least 1, not {every_n_epochs}")
+        self.log_dir = str(log_dir)
+        self.metadata = metadata
+        self.every_n_epochs = every_n_epochs
+        self.layers = layers
+        self.sprite = sprite
+        self.snapshots: list[Embedding] = []
+        self._last_seen: int | None = None
+        self._last_saved: int | None = None
+
+    def on_train_begin(self, logs=None):
+        self.snapshots = []
+        self._last_seen = self._last_saved = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._last_seen = epoch
+        if (epoch + 1) % self.every_n_epochs == 0:
+            self._snapshot(epoch)
+
+    def on_train_end(self, logs=None):
+        # The last epoch always counts, also when training stops early.
+        if self._last_seen is not None and self._last_seen != self._last_saved:
+            self._snapshot(self._last_seen)
+
+    def _snapshot(self, epoch: int) -> None:
+        layers = embedding_layers(self.model)
+        if self.layers is not None:
+            missing = set(self.layers) - {layer.name for layer in layers}
+            if missing:
+                raise ValueError(f"no Embedding layer named {sorted(missing)}; the model has {[l.name for l in layers]}")
+            layers = [layer for layer in layers if layer.name in self.layers]
+        if not layers:
+            raise ValueError("the model has no Embedding layer to export")
+        for layer in layers:
+            vectors = np.array(layer.embeddings.numpy(), copy=True)
+            self.snapshots.append(
+                Embedding(
+                    vectors,
+                    metadata=self._fits(self.metadata, len(vectors)),
+                    name=f"{_safe(layer.name)}-epoch-{epoch + 1:03d}",
+                    sprite=self._fits(self.sprite, len(vectors)),
+                )
+            )
+        export_embeddings(self.log_dir, self.snapshots)
+        self._last_saved = epoch
+
+    @staticmethod
+    def _fits(value: Any, rows: int) -> Any:
+        if value is None:
+            return None
+        length = len(value.index) if hasattr(value, "index") and hasattr(value, "columns") else (
+            len(next(iter(value.values()))) if isinstance(value, dict) else len(value)
+        )
+        return value if length == rows else None
+
+
+def embedding_layers(model: keras.Model) -> list[keras.layers.Embedding]:
+    """Every Embedding layer of a model, nested models included, in order."""
+    found = []
+    for layer in model._flatten_layers(include_self=False, recursive=True):
+        if isinstance(layer, keras.layers.Embedding):
+            found.append(layer)
+    return found
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]", "_", name)
