@@ -1,0 +1,140 @@
+"""The Embedding Projector page in headless Chromium: what a person sees for each tensor."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import time
+from dataclasses import dataclass
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+# Headless Chromium on a machine with no GPU: WebGL through SwiftShader, and no
+# background connections to a network that is not there.
+CHROMIUM_FLAGS = [
+    "--no-sandbox", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--use-angle=swiftshader",
+    "--enable-unsafe-swiftshader", "--ignore-gpu-blocklist",
+]
+SCREENSHOT_DIR = os.environ.get("PROJECTOR_SCREENSHOTS", os.path.join("test-artifacts", "screenshots"))
+
+# The projector lives in an iframe, inside shadow roots:
+# vz-projector-dashboard > vz-projector > vz-projector-data-panel.
+_STATE_JS = """() => {
+  const projector = document.querySelector('vz-projector-dashboard').shadowRoot.querySelector('vz-projector');
+  const panel = projector.shadowRoot.querySelector('vz-projector-data-panel');
+  const data = projector.dataSet;
+  const info = data && data.spriteAndMetadataInfo;
+  return {
+    run: panel.selectedRun, tensor: panel.selectedTensor, runs: panel.runNames,
+    points: data ? data.points.length : null,
+    sprite: info && info.spriteImage ? [info.spriteImage.width, info.spriteImage.height] : null,
+    labels: data ? data.points.slice(0, 5).map(p => p.metadata[Object.keys(p.metadata)[0]]) : null,
+  };
+}"""
+_SELECT_JS = """([run, tensor]) => {
+  const projector = document.querySelector('vz-projector-dashboard').shadowRoot.querySelector('vz-projector');
+  const panel = projector.shadowRoot.querySelector('vz-projector-data-panel');
+  if (run !== null && panel.selectedRun !== run) panel.selectedRun = run;
+  if (tensor !== null) panel.selectedTensor = tensor;
+}"""
+
+
+@dataclass
+class Shown:
+    """What the projector page shows for the selected tensor."""
+
+    run: str
+    tensor: str
+    points: int
+    dimension: int
+    sprite: tuple[int, int] | None
+    errors: list[str]
+    first_labels: list[str]
+
+
+def require_browser():
+    """Skip without Chromium and Playwright, except in CI, where their absence is a failure."""
+    missing = []
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        missing.append("the playwright package")
+    if not shutil.which(CHROMIUM):
+        missing.append(CHROMIUM + " (apt-get install chromium)")
+    if missing:
+        if os.environ.get("CI"):
+            pytest.fail("browser tests need " + " and ".join(missing))
+        pytest.skip("browser tests need " + " and ".join(missing))
+
+
+class ProjectorPage:
+    """Drives `#projector` of a running TensorBoard."""
+
+    def __init__(self, browser, url: str):
+        self.page = browser.new_page(viewport={"width": 1400, "height": 900})
+        self.page.goto(f"{url}/#projector")
+        self.frame = self._projector_frame()
+
+    def _projector_frame(self, timeout: float = 90.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for frame in self.page.frames:
+                if frame.url.endswith("projector_binary.html"):
+                    try:
+                        if frame.evaluate(_STATE_JS)["points"]:
+                            return frame
+                    except Exception:  # noqa: BLE001 - the page is still building its components
+                        pass
+            self.page.wait_for_timeout(500)
+        shot = self.screenshot("timeout")
+        raise TimeoutError(f"the projector never showed points (frames {[f.url for f in self.page.frames]}; see {shot})")
+
+    def show(self, run: str | None = None, tensor: str | None = None, timeout: float = 60.0) -> Shown:
+        """Select a run and tensor as the data panel's dropdowns do; read the page once loaded."""
+        self.frame.evaluate(_SELECT_JS, [run, tensor])
+        deadline = time.monotonic() + timeout
+        while True:
+            state = self.frame.evaluate(_STATE_JS)
+            text = self._status_text()
+            match = re.search(r"Points: (\d+)\s*\|?\s*Dimension: (\d+)", text)
+            loaded = match and state["points"] == int(match.group(1))
+            if loaded and (run is None or state["run"] == run) and (tensor is None or state["tensor"] == tensor):
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"projector stuck at {text!r}, state {state}")
+            self.page.wait_for_timeout(500)
+        self.page.wait_for_timeout(1000)  # let a sprite or a late error arrive
+        state = self.frame.evaluate(_STATE_JS)
+        return Shown(
+            run=state["run"],
+            tensor=state["tensor"],
+            points=int(match.group(1)),
+            dimension=int(match.group(2)),
+            sprite=tuple(state["sprite"]) if state["sprite"] else None,
+            errors=self._errors(),
+            first_labels=state["labels"],
+        )
+
+    def _status_text(self) -> str:
+        points = self.frame.locator("text=/Points: /").first
+        dims = self.frame.locator("text=/Dimension: /").first
+        return f"{points.inner_text()} | {dims.inner_text()}" if points.count() and dims.count() else ""
+
+    def _errors(self) -> list[str]:
+        found = []
+        for pattern in ("do not match", "exceeds maximum dimensions", "Error", "Failed"):
+            locator = self.frame.locator(f"text=/{pattern}/")
+            for i in range(locator.count()):
+                item = locator.nth(i)
+                if item.is_visible():
+                    found.append(item.inner_text())
+        return found
+
+    def screenshot(self, name: str) -> str:
+        os.makedirs(SCREENSHOT_DIR, exist_ok=True)
+        path = os.path.join(SCREENSHOT_DIR, f"{name}.png")
+        self.page.screenshot(path=path)
+        return os.path.abspath(path)
