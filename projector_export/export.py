@@ -159,7 +159,7 @@ def export_embeddings(run_dir: str, embeddings: Iterable[Embedding]) -> ExportRe
         _move_into_place(staging, run_dir)
     except BaseException:
         if tf.io.gfile.exists(staging):
-            tf.io.gfile.rmtree(staging)
+            _discard(staging)
         raise
 
     tensors = tuple(
@@ -336,7 +336,7 @@ def _move_into_place(staging: str, run_dir: str) -> None:
         staging = old
     # `staging` now holds the previous run: carry its subfolders over.
     _carry_subfolders(staging, run_dir)
-    tf.io.gfile.rmtree(staging)
+    _discard(staging)
 
 
 def _carry_subfolders(old: str, run_dir: str) -> None:
@@ -360,7 +360,7 @@ def _rename_dir(source: str, target: str) -> None:
     for folder, _, files in tf.io.gfile.walk(source):
         destination = target + folder[len(source) :]
         tf.io.gfile.makedirs(destination)
-        for name in files:
+        for name in sorted(files, key=lambda n: n.startswith("events.out.tfevents")):  # event file last
             tf.io.gfile.rename(posixpath.join(folder, name), posixpath.join(destination, name))
     tf.io.gfile.rmtree(source)
 
@@ -401,7 +401,16 @@ def _recover_leftovers(parent: str, base: str) -> None:
         if tf.io.gfile.exists(run_dir):
             _carry_subfolders(leftover, run_dir)
         logger.info("removing %s, left by an interrupted export", leftover)
-        tf.io.gfile.rmtree(leftover)
+        _discard(leftover)
+
+
+def _discard(folder: str) -> None:
+    """Delete a run folder, its event file first: TensorBoard never lists it half deleted."""
+    import tensorflow as tf
+
+    for event_file in tf.io.gfile.glob(posixpath.join(folder, "events.out.tfevents*")):
+        tf.io.gfile.remove(event_file)
+    tf.io.gfile.rmtree(folder)
 
 
 def _is_complete(folder: str) -> bool:
