@@ -219,6 +219,7 @@ def _check_metadata(run, name, relative, config_dir, rows, problems) -> None:
         text = f.read().decode("utf-8", errors="replace")
     header, points = parse_metadata(text)
     if len(points) == rows:
+        _check_columns(run, name, relative, header, points, problems)
         return
     hint = "export it with projector_export, which escapes awkward labels"
     if len(header) == 1 and len(points) == rows + 1:
@@ -236,6 +237,23 @@ def _check_metadata(run, name, relative, config_dir, rows, problems) -> None:
             hint,
         )
     )
+
+
+def _check_columns(run, name, relative, header, points, problems) -> None:
+    """Rows with more cells than the header: a raw tab split a label, the rest is dropped."""
+    for index, cells in enumerate(points):
+        if len(cells) > len(header):
+            problems.append(
+                Problem(
+                    run,
+                    name,
+                    f"metadata {relative!r}, row {index}: {len(cells)} tab-separated cells under "
+                    f"{len(header)} column(s), so the projector shows {cells[0]!r} and drops the rest "
+                    "of that label",
+                    "escape tabs inside labels; projector_export does (a\\tb)",
+                )
+            )
+            return
 
 
 def _check_sprite(run, name, sprite, config_dir, rows, problems) -> None:

@@ -64,6 +64,10 @@ def break_metadata_blank(run):
     (run / "embedding.metadata.tsv").write_text("a\n\nc\n \n")
 
 
+def break_metadata_tab(run):
+    (run / "embedding.metadata.tsv").write_text("a\nb\tc\nd\ne\n")  # tab in row 1, not a header
+
+
 def break_metadata_missing(run):
     (run / "embedding.metadata.tsv").unlink()
 
@@ -99,6 +103,7 @@ BREAKS = [
     (break_rank, "embedding/.ATTRIBUTES/VARIABLE_VALUE", "shape [4, 2, 2]; the projector needs 2-D"),
     (break_metadata_header, "embedding/.ATTRIBUTES/VARIABLE_VALUE", "must not have a header row"),
     (break_metadata_blank, "embedding/.ATTRIBUTES/VARIABLE_VALUE", "has 2 rows as the projector reads it, but the tensor has 4"),
+    (break_metadata_tab, "embedding/.ATTRIBUTES/VARIABLE_VALUE", "row 1: 2 tab-separated cells under 1 column(s), so the projector shows 'b'"),
     (break_metadata_missing, "embedding/.ATTRIBUTES/VARIABLE_VALUE", "metadata file 'embedding.metadata.tsv' does not exist"),
     (break_metadata_outside, "embedding/.ATTRIBUTES/VARIABLE_VALUE", "lies outside the run folder"),
     (break_sprite_missing, "embedding/.ATTRIBUTES/VARIABLE_VALUE", "sprite image 'embedding.sprite.png' does not exist"),
