@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import posixpath
 import re
 from typing import Any
 
@@ -18,11 +19,17 @@ class ProjectorCallback(keras.callbacks.Callback):
     """Write the Embedding layers into a TensorBoard run folder as training goes.
 
     Every `every_n_epochs` epochs (and after the last one) each Embedding layer
-    is snapshotted as a tensor named `LAYER-epoch-NNN`; the run folder is
-    re-exported with all snapshots so far, so the projector offers each epoch.
-    Give it the `log_dir` of Keras's `TensorBoard` callback: its `train/` and
-    `validation/` folders are kept. Unlike `TensorBoard(embeddings_freq=...)`
-    in Keras 3 (keras-team/keras#20210), the result opens in the projector.
+    is snapshotted as a tensor named `LAYER-epoch-NNN`, and `LOG_DIR/projector`
+    is re-exported with all snapshots so far, so the projector offers each
+    epoch. Give it the `log_dir` of Keras's `TensorBoard` callback, which
+    writes `train/` and `validation/` beside it. Unlike
+    `TensorBoard(embeddings_freq=...)` in Keras 3 (keras-team/keras#20210),
+    the result opens in the projector.
+
+    The snapshots go in a subfolder because the projector, for a run without
+    a checkpoint of its own (Keras's `train/`), falls back to its parent
+    folder's checkpoint: with the files in `log_dir` itself it would list
+    `train` and `validation` as more runs of the same tensors, unlabelled.
 
     Args:
         log_dir: the run folder, e.g. the `log_dir` of `keras.callbacks.TensorBoard`.
@@ -31,6 +38,7 @@ class ProjectorCallback(keras.callbacks.Callback):
         every_n_epochs: snapshot interval.
         layers: names of the Embedding layers to export (default: all).
         sprite: per-point images or colours, for layers with that many rows.
+        subfolder: the projector run's folder inside `log_dir`.
 
     Example:
 
@@ -57,11 +65,13 @@ class ProjectorCallback(keras.callbacks.Callback):
         every_n_epochs: int = 1,
         layers: list[str] | None = None,
         sprite: Any = None,
+        subfolder: str = "projector",
     ):
         super().__init__()
         if every_n_epochs < 1:
             raise ValueError(f"every_n_epochs must be at least 1, not {every_n_epochs}")
         self.log_dir = str(log_dir)
+        self.run_dir = posixpath.join(self.log_dir, subfolder)
         self.metadata = metadata
         self.every_n_epochs = every_n_epochs
         self.layers = layers
@@ -103,7 +113,7 @@ class ProjectorCallback(keras.callbacks.Callback):
                     sprite=self._fits(self.sprite, len(vectors)),
                 )
             )
-        export_embeddings(self.log_dir, self.snapshots)
+        export_embeddings(self.run_dir, self.snapshots)
         self._last_saved = epoch
 
     @staticmethod

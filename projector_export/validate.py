@@ -118,14 +118,26 @@ def _check_run(logdir: str, run_dir: str, config_dir: str, run_files: list[str],
     reader = _checkpoint_reader(config, run_dir)
     shapes = reader.get_variable_to_shape_map() if reader else {}
     if reader is None and any(not embedding.tensor_path for embedding in config.embeddings):
-        problems.append(
-            Problem(
-                run,
-                None,
-                "no checkpoint found: the folder has no `checkpoint` file naming a saved checkpoint",
-                _REEXPORT,
+        if any(e.tensor_name.startswith("layer_with_weights-") for e in config.embeddings):
+            problems.append(
+                Problem(
+                    run,
+                    None,
+                    "no checkpoint found: this config comes from Keras 3's TensorBoard(embeddings_freq=...), "
+                    "whose .weights.h5 files the projector cannot read (keras-team/keras#20210)",
+                    "use projector_export.ProjectorCallback(log_dir) instead of embeddings_freq, "
+                    f"and delete {posixpath.join(config_dir, CONFIG_FILENAME)}",
+                )
             )
-        )
+        else:
+            problems.append(
+                Problem(
+                    run,
+                    None,
+                    "no checkpoint found: the folder has no `checkpoint` file naming a saved checkpoint",
+                    _REEXPORT,
+                )
+            )
     if not config.embeddings:
         problems.append(Problem(run, None, f"{CONFIG_FILENAME} names no embeddings", _REEXPORT))
     for embedding in config.embeddings:

@@ -93,21 +93,24 @@ class ProjectorPage:
         raise TimeoutError(f"the projector never showed points (frames {[f.url for f in self.page.frames]}; see {shot})")
 
     def show(self, run: str | None = None, tensor: str | None = None, timeout: float = 60.0) -> Shown:
-        """Select a run and tensor as the data panel's dropdowns do; read the page once loaded."""
-        self.frame.evaluate(_SELECT_JS, [run, tensor])
+        """Select a run, then a tensor, as the data panel's dropdowns do; read the page once loaded."""
         deadline = time.monotonic() + timeout
         while True:
             state = self.frame.evaluate(_STATE_JS)
-            text = self._status_text()
-            match = re.search(r"Points: (\d+)\s*\|?\s*Dimension: (\d+)", text)
-            loaded = match and state["points"] == int(match.group(1))
-            if loaded and (run is None or state["run"] == run) and (tensor is None or state["tensor"] == tensor):
-                break
+            if run is not None and state["run"] != run:
+                self.frame.evaluate(_SELECT_JS, [run, None])
+            elif tensor is not None and state["tensor"] != tensor:
+                self.frame.evaluate(_SELECT_JS, [None, tensor])
+            else:
+                match = re.search(r"Points: (\d+)\s*\|?\s*Dimension: (\d+)", self._status_text())
+                if match and state["points"] == int(match.group(1)):
+                    break
             if time.monotonic() > deadline:
-                raise TimeoutError(f"projector stuck at {text!r}, state {state}")
+                raise TimeoutError(f"projector stuck at {self._status_text()!r}, state {state}")
             self.page.wait_for_timeout(500)
         self.page.wait_for_timeout(1000)  # let a sprite or a late error arrive
         state = self.frame.evaluate(_STATE_JS)
+        match = re.search(r"Points: (\d+)\s*\|?\s*Dimension: (\d+)", self._status_text())
         return Shown(
             run=state["run"],
             tensor=state["tensor"],

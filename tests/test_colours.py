@@ -280,10 +280,10 @@ def test_a_short_training_lowers_the_loss_and_learns_neighbours_far_above_chance
 def test_the_runs_open_in_tensorboard_with_colour_names_and_swatches(trained, start_tensorboard):
     logdir, _ = trained
     server = start_tensorboard(logdir)
-    server.wait_for_runs({"colours-2d", "colours-3d"})
+    server.wait_for_runs({"colours-2d/projector", "colours-3d/projector"})
     colours = load_colours()
 
-    for run, dims in (("colours-2d", 2), ("colours-3d", 3)):
+    for run, dims in (("colours-2d/projector", 2), ("colours-3d/projector", 3)):
         embeddings = {e["tensorName"].split("/")[0]: e for e in server.info(run)["embeddings"]}
         assert list(embeddings)[0] == "final"
         steps, per_epoch = recorded_steps(PAIRS, EPOCHS)

@@ -74,3 +74,30 @@ def test_sigkill_at_random_points_never_leaves_a_half_run(tmp_path):
     assert sorted(p.name for p in logdir.iterdir()) == ["run"]
     assert validate(str(logdir)).ok
     assert tf.train.load_checkpoint(str(run)).get_tensor("embedding/.ATTRIBUTES/VARIABLE_VALUE").shape == (2, 2)
+
+
+def test_ctrl_c_during_training_leaves_the_last_snapshot_valid_and_exportable(tmp_path):
+    logs = tmp_path / "logs"
+    child = subprocess.Popen(
+        [sys.executable, "-m", "training.cli", "colours", "--dims", "2", "--pairs", "400000",
+         "--epochs", "200", "--logdir", str(logs), "--quiet"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    for line in child.stdout:
+        if line.startswith("Training"):
+            break
+    time.sleep(4.0)  # some steps in
+    child.send_signal(signal.SIGINT)
+    output = child.communicate(timeout=120)[0]
+    assert child.returncode == 130, output
+    assert "interrupted at step" in output
+
+    report = validate(str(logs))
+    assert report.ok and report.runs == ["colours-2d/projector"], str(report)
+    final = read_run_tensor(str(logs / "colours-2d" / "projector"), "final")
+    assert final.vectors.shape == (550, 2)
+    out = tmp_path / "standalone"
+    from projector_export.cli import main
+
+    assert main(["tsv", str(logs / "colours-2d" / "projector"), "--out", str(out)]) == 0
+    assert len((out / "vectors.tsv").read_text().splitlines()) == 550

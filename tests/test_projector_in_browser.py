@@ -30,26 +30,39 @@ def projector(tmp_path_factory, start_tensorboard, browser):
     lines = ["50 3"] + [f"word{i} " + " ".join(str(v) for v in rng.normal(size=3)) for i in range(50)]
     (logs.parent / "w2v.txt").write_text("\n".join(lines) + "\n")
     assert main(["export", str(logs.parent / "w2v.txt"), "--logdir", str(logs), "--run", "word2vec"]) == 0
+    from training.colours import train_colours
+
+    train_colours((2, 3), pairs=20_000, epochs=2, logdir=str(logs), verbose=0)
     server = start_tensorboard(logs)
-    server.wait_for_runs({"labels", "word2vec"})
+    server.wait_for_runs({"labels", "word2vec", "colours-2d/projector", "colours-3d/projector"})
     page = ProjectorPage(browser, server.url)
     yield page
     page.page.close()
 
 
 @pytest.mark.parametrize(
-    "run, points, dimension, sprite",
-    [("labels", 200, 6, (15 * 16, 15 * 16)), ("word2vec", 50, 3, None)],
+    "run, tensor, points, dimension, sprite",
+    [
+        ("labels", "embedding", 200, 6, (15 * 16, 15 * 16)),
+        ("word2vec", "embedding", 50, 3, None),
+        ("colours-2d/projector", "final", 550, 2, (24 * 16, 24 * 16)),
+        ("colours-3d/projector", "final", 550, 3, (24 * 16, 24 * 16)),
+        ("colours-3d/projector", "epoch-0000", 550, 3, (24 * 16, 24 * 16)),
+    ],
 )
-def test_page_shows_every_point_with_its_label_and_sprite(projector, run, points, dimension, sprite):
-    shown = projector.show(run, "embedding/.ATTRIBUTES/VARIABLE_VALUE")
-    path = projector.screenshot(f"browser-{run}")
+def test_page_shows_every_point_with_its_label_and_sprite(projector, run, tensor, points, dimension, sprite):
+    shown = projector.show(run, f"{tensor}/.ATTRIBUTES/VARIABLE_VALUE")
+    path = projector.screenshot(f"browser-{run.replace('/', '-')}-{tensor}")
     print(f"screenshot of run {run!r}: {path}")
     assert (shown.points, shown.dimension) == (points, dimension)
     assert shown.errors == []
     assert shown.sprite == sprite
     if run == "labels":
         assert shown.first_labels == ["(empty)", "\\s", "tab\\there", "new\\nline", "\\r"]
+    if run.startswith("colours"):
+        from training.colours import load_colours
+
+        assert shown.first_labels == list(load_colours()["name"][:5])
 
 
 def test_page_reports_what_raw_labels_break(tmp_path, start_tensorboard, browser):

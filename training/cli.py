@@ -101,6 +101,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ProjectorExportError as error:
         print(f"projector-train {args.name}: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"projector-train {args.name}: interrupted", file=sys.stderr)
+        return 130
     return 0
 
 

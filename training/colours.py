@@ -671,23 +671,35 @@ def train_colour_model(
     rgb = colours[["r", "g", "b"]].to_numpy()
     snapshots = EmbeddingSnapshots()
     callbacks = [KnnAgreement(rgb), snapshots, keras.callbacks.TensorBoard(log_dir=run_dir)]
+    # Beside Keras's train/, not above it: see projector_export.ProjectorCallback.
+    projector_dir = posixpath.join(run_dir, "projector")
     if verbose:
         print(f"Training {model.name} ({epochs} epochs, seed {seed}) into {run_dir}")
     start = time.perf_counter()
-    history = fit(
-        model,
-        training.x,
-        training.y,
-        epochs=epochs,
-        batch_size=BATCH_SIZE,
-        seed=seed,
-        callbacks=callbacks,
-        verbose=verbose,
-        steps_per_execution=STEPS_PER_EXECUTION,
-    )
+    try:
+        history = fit(
+            model,
+            training.x,
+            training.y,
+            epochs=epochs,
+            batch_size=BATCH_SIZE,
+            seed=seed,
+            callbacks=callbacks,
+            verbose=verbose,
+            steps_per_execution=STEPS_PER_EXECUTION,
+        )
+    except KeyboardInterrupt:
+        # Ctrl-C: keep what was learnt so far; every snapshot is a whole step.
+        if len(snapshots.by_step) > 1:
+            export = export_colours(projector_dir, colours, snapshots.by_step, steps_per_epoch=steps_per_epoch)
+            print(
+                f"\ninterrupted at step {snapshots.by_step[-1][0]:,}: {export.run_dir} holds the "
+                f"embedding so far ({len(export.tensors)} tensors)"
+            )
+        raise
     fit_seconds = time.perf_counter() - start
 
-    export = export_colours(run_dir, colours, snapshots.by_step, steps_per_epoch=steps_per_epoch)
+    export = export_colours(projector_dir, colours, snapshots.by_step, steps_per_epoch=steps_per_epoch)
     written = plot_colours(
         posixpath.join(run_dir, "plots"), colours, snapshots.by_step, steps_per_epoch=steps_per_epoch
     )
