@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import posixpath
 
 import numpy as np
@@ -21,12 +22,16 @@ def write_checkpoint(run_dir: str, tensors: dict[str, np.ndarray], number: int =
     projector (which calls `tf.train.latest_checkpoint(run_dir)`) still finds
     it after the run folder is moved. `number` is the prefix's suffix: a
     running TensorBoard re-reads a run only when that path changes.
+
+    The arrays are saved without copying them: each is written under the key
+    a `tf.Variable` of that name would have (`NAME/.ATTRIBUTES/VARIABLE_VALUE`),
+    so `tf.train.Checkpoint(NAME=tf.Variable(...)).restore(prefix)` loads it.
     """
     import tensorflow as tf
 
     with tf.device("/cpu:0"):
-        variables = {name: tf.Variable(array, trainable=False, name=name) for name, array in tensors.items()}
-        checkpoint = tf.train.Checkpoint(**variables)
+        values = {name: _saved_value_class()(array) for name, array in tensors.items()}
+        checkpoint = tf.train.Checkpoint(**values)
         checkpoint.save_counter.assign(number - 1)  # save() adds one
         return checkpoint.save(posixpath.join(run_dir, CHECKPOINT_PREFIX))
 
@@ -38,3 +43,29 @@ def checkpoint_number(run_dir: str) -> int:
     latest = tf.train.latest_checkpoint(run_dir) if tf.io.gfile.isdir(run_dir) else None
     suffix = latest.rsplit("-", 1)[-1] if latest else ""
     return int(suffix) if suffix.isdigit() else 0
+
+
+@functools.lru_cache(maxsize=None)
+def _saved_value_class():
+    import tensorflow as tf
+
+    class SavedValue(tf.__internal__.tracking.Trackable):
+        """Saves an array as a variable's value, reading the array's own memory.
+
+        A `tf.Variable` would hold a copy of the array (TensorFlow also copies
+        numpy arrays that are not 64-byte aligned, which most are), so a big
+        embedding took two or three times its size. Saving only reads the
+        bytes, so a tensor over the array's memory, through DLPack, suffices.
+        """
+
+        def __init__(self, array: np.ndarray):
+            self._array = np.ascontiguousarray(array)  # kept alive while the tensor uses it
+            try:
+                self._tensor = tf.experimental.dlpack.from_dlpack(self._array.__dlpack__())
+            except (BufferError, TypeError, ValueError, tf.errors.InvalidArgumentError):
+                self._tensor = tf.constant(self._array)  # read-only, or a dtype DLPack lacks: a copy
+
+        def _serialize_to_tensors(self):
+            return {"VARIABLE_VALUE": self._tensor}
+
+    return SavedValue
