@@ -25,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="name", metavar="COMMAND", required=True)
     _add_colours(commands)
+    _add_imdb(commands)
     return parser
 
 
@@ -88,6 +89,22 @@ def _colours(args: argparse.Namespace) -> None:
         for path in run.plots:
             print(f"  plot:      {path}")
     print(f"\nOpen them with:\n  tensorboard --logdir {args.logdir}")
+
+
+def _add_imdb(commands: argparse._SubParsersAction) -> None:
+    from training import imdb  # numpy only: TensorFlow is imported when it trains
+
+    parser = commands.add_parser(
+        "imdb",
+        help="IMDB review sentiment over 8k subwords (the TensorFlow notebook's job)",
+        description=(
+            "Train the notebook's review classifier (Embedding -> average -> Dense -> Dense) on "
+            "IMDB over an 8k subword vocabulary, with Keras's TensorBoard logs and the embedding "
+            "exported each epoch, labelled token by token (token, kind, count, sentiment)."
+        ),
+    )
+    imdb.add_arguments(parser)
+    parser.set_defaults(command=imdb.run)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,359 @@
+"""`projector-train imdb`: reviews in, a projector run whose labels line up out.
+
+Offline from an aclImdb-shaped folder the test writes (positive reviews say "wonderful",
+negative ones "awful"), through mocked tfds, on two logical CPUs, and with no data at all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import random
+import re
+import socket
+import subprocess
+import sys
+import tarfile
+import textwrap
+import time
+from collections import Counter
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from projector_export import ProjectorExportError, validate
+from projector_export.metadata import parse_metadata, unescape_label
+from training import imdb
+
+ROOT = Path(__file__).resolve().parent.parent
+FILLER = (
+    "the movie film plot story actors acting scenes director script camera music ending "
+    "characters was is a an and of to in it this that with for as but on at by"
+).split()
+POSITIVE = ["wonderful", "brilliant", "loved", "superb", "delightful"]
+NEGATIVE = ["awful", "terrible", "boring", "dreadful", "worst"]
+EPOCHS = 5
+VOCAB_SIZE = "400"  # small, so the vocabulary builds in a second; the default is 2**13
+EPOCH_LINE = re.compile(r"^epoch (\d+)/(\d+): val_accuracy ([0-9.]+)", re.MULTILINE)
+
+
+def write_aclimdb(root: Path, per_label: dict[str, int], seed: int = 0) -> Path:
+    """An `aclImdb/` folder as the Stanford archive lays it out: `split/pos|neg/ID_RATING.txt`."""
+    rng = random.Random(seed)
+    for split, count in per_label.items():
+        for label, words in (("pos", POSITIVE), ("neg", NEGATIVE)):
+            folder = root / "aclImdb" / split / label
+            folder.mkdir(parents=True)
+            for number in range(count):
+                body = [rng.choice(FILLER) for _ in range(rng.randint(15, 60))]
+                for _ in range(rng.randint(2, 4)):
+                    body.insert(rng.randrange(len(body) + 1), rng.choice(words))
+                text = " ".join(body).capitalize() + ". Café, naïve!<br /><br />"
+                rating = rng.randint(7, 10) if label == "pos" else rng.randint(1, 4)
+                (folder / f"{number}_{rating}.txt").write_text(text, encoding="utf-8")
+    return root / "aclImdb"
+
+
+def train(*argv: str) -> tuple[imdb.ImdbRun, str]:
+    """`projector-train imdb ARGV` in this process: the result and what it printed."""
+    parser = argparse.ArgumentParser(prog="projector-train imdb")
+    imdb.add_arguments(parser)
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        result = imdb.run(parser.parse_args(list(argv)))
+    return result, printed.getvalue()
+
+
+@pytest.fixture(scope="module")
+def aclimdb(tmp_path_factory) -> Path:
+    return write_aclimdb(tmp_path_factory.mktemp("reviews"), {"train": 300, "test": 50})
+
+
+@pytest.fixture(scope="module")
+def trained(aclimdb, tmp_path_factory):
+    logs = tmp_path_factory.mktemp("logs")
+    result, printed = train(
+        "--aclimdb", str(aclimdb), "--logdir", str(logs), "--epochs", str(EPOCHS), "--vocab-size", VOCAB_SIZE
+    )
+    return result, printed, logs
+
+
+def encoder_of(result: imdb.ImdbRun):
+    return tfds.deprecated.text.SubwordTextEncoder.load_from_file(result.vocab_path[: -len(".subwords")])
+
+
+def test_it_learns_the_reviews_and_prints_val_accuracy_each_epoch(trained):
+    result, printed, logs = trained
+    lines = EPOCH_LINE.findall(printed)
+    assert [(int(epoch), int(total)) for epoch, total, _ in lines] == [(e, EPOCHS) for e in range(1, EPOCHS + 1)]
+    printed_accuracy = [float(value) for _, _, value in lines]
+    np.testing.assert_allclose(printed_accuracy, result.val_accuracy, atol=5e-5)
+    assert printed_accuracy[-1] > 0.9
+    assert f"tensorboard --logdir {logs}" in printed
+    assert (logs / "imdb-vocab400.subwords").is_file()
+
+
+def test_the_run_opens_in_tensorboard_with_labels_that_line_up(trained, aclimdb, start_tensorboard):
+    result, _, logs = trained
+    encoder = encoder_of(result)
+    rows_expected = 1 + len(encoder.subwords) + 256
+    assert result.vocab_size == encoder.vocab_size == rows_expected
+
+    server = start_tensorboard(logs)
+    # Keras's train/ and validation/ are not listed as projector runs: only the export is
+    assert set(server.wait_for_runs({"imdb/projector"})) == {"imdb/projector"}
+    listed = server.info("imdb/projector")["embeddings"]
+    names = [entry["tensorName"].split("/")[0] for entry in listed]
+    assert names == ["final"] + [f"embedding-epoch-{e:03d}" for e in range(1, EPOCHS + 1)]
+    vectors = {}
+    for entry, name in zip(listed, names):
+        assert entry["tensorShape"] == [rows_expected, imdb.EMBEDDING_DIM]
+        vectors[name] = server.tensor("imdb/projector", entry["tensorName"], (rows_expected, imdb.EMBEDDING_DIM))
+        header, rows = parse_metadata(server.metadata("imdb/projector", entry["tensorName"]))
+        assert header == ["token", "kind", "count", "sentiment"]
+        assert len(rows) == rows_expected
+    np.testing.assert_array_equal(vectors["final"], result.model.get_layer("embedding").get_weights()[0])
+    np.testing.assert_array_equal(vectors["final"], vectors[f"embedding-epoch-{EPOCHS:03d}"])
+    assert not np.array_equal(vectors["embedding-epoch-001"], vectors["final"])  # training moved the points
+
+    _, rows = parse_metadata(server.metadata("imdb/projector", listed[0]["tensorName"]))
+    token = [unescape_label(row[0]) for row in rows]
+    kind = [row[1] for row in rows]
+    assert (token[0], kind[0]) == ("<pad>", "padding")
+    byte_a = 1 + len(encoder.subwords) + 0x41
+    assert (token[byte_a], kind[byte_a]) == ("<byte 0x41>", "byte")
+    wonderful = token.index("wonderful_")
+    assert kind[wonderful] == "subword" and encoder.encode("wonderful ") == [wonderful]
+
+    # Spelling a review back from the labels of its ids gives the review: every label is on its row.
+    text = "Wonderful film ✓ awful plot, naïve"
+    ids = encoder.encode(text)
+    assert {kind[i] for i in ids} == {"subword", "byte"}
+    spelt = b""
+    for i in ids:
+        if kind[i] == "byte":
+            spelt += bytes([int(token[i][len("<byte 0x") : -1], 16)])
+        else:
+            spelt += (token[i][:-1] + " " if token[i].endswith("_") else token[i]).encode("utf-8")
+    assert spelt.decode("utf-8") == text
+
+    # count: occurrences in the training reviews, counted here from the files.
+    reviews = [path.read_text("utf-8") for path in aclimdb.glob("train/*/*.txt")]
+    counts = Counter(i for review in reviews for i in encoder.encode(review))
+    assert [int(row[2]) for row in rows] == [counts.get(i, 0) for i in range(rows_expected)]
+
+    # sentiment: numbers everywhere (so "Color by" offers it), the model's output for the token alone.
+    sentiment = np.array([float(row[3]) for row in rows])
+    assert np.all((sentiment >= 0) & (sentiment <= 1))
+    awful = token.index("awful_")
+    assert sentiment[wonderful] > 0.5 > sentiment[awful]
+    for i in (wonderful, awful, byte_a):
+        alone = float(keras.ops.sigmoid(result.model(np.array([[i]], dtype=np.int32)))[0, 0])
+        assert sentiment[i] == pytest.approx(alone, abs=6e-5)
+
+    assert validate(str(logs)).ok
+
+
+def test_keras_logs_scalars_and_histograms_beside_the_projector(trained):
+    _, _, logs = trained
+
+    def summaries(folder):
+        events = sorted((logs / "imdb" / folder).glob("events.out.tfevents*"))
+        assert events, f"no event file in {folder}/"
+        return [value for path in events for event in tf.compat.v1.train.summary_iterator(str(path))
+                for value in event.summary.value]
+
+    train_values = summaries("train")
+    assert "epoch_loss" in {value.tag for value in train_values}
+    assert any(value.metadata.plugin_data.plugin_name == "histograms" for value in train_values)
+    assert "epoch_accuracy" in {value.tag for value in summaries("validation")}
+
+
+def test_mocked_tfds_trains_and_reuses_its_vocabulary(tmp_path):
+    data_dir = tmp_path / "tensorflow_datasets"
+    # What a prepared data dir holds besides the records; mock_data stands in for the records.
+    builder = tfds.builder("imdb_reviews", data_dir=str(data_dir))
+    os.makedirs(builder.data_dir)
+    builder.info.write_to_directory(builder.data_dir)
+    logs = tmp_path / "logs"
+    args = ("--data-dir", str(data_dir), "--logdir", str(logs), "--epochs", "1", "--vocab-size", "300", "--quiet")
+    with tfds.testing.mock_data(num_examples=40, data_dir=str(data_dir)):
+        first, printed_first = train(*args)
+        vocabulary = (logs / "imdb-vocab300.subwords").read_bytes()
+        second, printed_second = train(*args)
+
+    assert "40 training and 40 test reviews" in printed_first
+    assert "Building a subword vocabulary" in printed_first
+    assert f"Using the subword vocabulary {logs / 'imdb-vocab300.subwords'}" in printed_second
+    assert (logs / "imdb-vocab300.subwords").read_bytes() == vocabulary
+    assert len(EPOCH_LINE.findall(printed_second)) == 1
+    assert first.vocab_size == second.vocab_size
+    assert second.export.shape == (second.vocab_size, imdb.EMBEDDING_DIM)
+    assert validate(str(logs)).ok
+
+
+MIRRORED = textwrap.dedent(
+    """
+    import argparse, sys
+    import tensorflow as tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    from training import imdb
+    parser = argparse.ArgumentParser(prog="projector-train imdb")
+    imdb.add_arguments(parser)
+    imdb.run(parser.parse_args(sys.argv[1:]))
+    """
+)
+
+
+def test_mirrored_strategy_over_two_cpus_trains_and_exports(aclimdb, tmp_path):
+    logs = tmp_path / "logs"
+    done = subprocess.run(
+        [sys.executable, "-c", MIRRORED, "--aclimdb", str(aclimdb), "--logdir", str(logs),
+         "--epochs", "2", "--vocab-size", VOCAB_SIZE, "--strategy", "mirrored", "--quiet"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "MirroredStrategy: 2 replica(s)" in done.stdout
+    assert "on 2 replica(s)" in done.stdout
+    assert len(EPOCH_LINE.findall(done.stdout)) == 2
+    shapes = dict(tf.train.list_variables(str(logs / "imdb" / "projector")))
+    names = sorted(name.split("/")[0] for name in shapes if name.endswith("/.ATTRIBUTES/VARIABLE_VALUE"))
+    names.remove("save_counter")
+    assert names == ["embedding-epoch-001", "embedding-epoch-002", "final"]
+    reader = tf.train.load_checkpoint(str(logs / "imdb" / "projector"))
+    first, last = (reader.get_tensor(f"{name}/.ATTRIBUTES/VARIABLE_VALUE") for name in names[:2])
+    assert first.shape[1] == imdb.EMBEDDING_DIM and not np.array_equal(first, last)
+    assert validate(str(logs)).ok
+
+
+WORKER = textwrap.dedent(
+    """
+    import argparse, sys
+    from training import imdb
+    parser = argparse.ArgumentParser(prog="projector-train imdb")
+    imdb.add_arguments(parser)
+    imdb.run(parser.parse_args(sys.argv[1:]))
+    """
+)
+
+
+def free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    for sock in sockets:
+        sock.bind(("127.0.0.1", 0))
+    ports = [sock.getsockname()[1] for sock in sockets]
+    for sock in sockets:
+        sock.close()
+    return ports
+
+
+def test_multiworker_strategy_trains_across_two_workers(aclimdb, tmp_path):
+    logs = tmp_path / "logs"
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in free_ports(2)]}
+    workers = []
+    for index in range(2):
+        env = dict(os.environ, TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}))
+        workers.append(subprocess.Popen(
+            [sys.executable, "-c", WORKER, "--aclimdb", str(aclimdb), "--logdir", str(logs),
+             "--epochs", "2", "--vocab-size", VOCAB_SIZE, "--strategy", "multiworker", "--quiet"],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        ))
+    try:
+        outputs = [worker.communicate(timeout=240) for worker in workers]
+    finally:
+        for worker in workers:
+            worker.kill()
+    for worker, (_, stderr) in zip(workers, outputs):
+        assert worker.returncode == 0, stderr[-3000:]
+    chief, other = (stdout for stdout, _ in outputs)
+    assert "MultiWorkerMirroredStrategy: 2 replica(s)" in chief
+    # Both workers trained the one model: the same metrics, epoch after epoch.
+    assert EPOCH_LINE.findall(chief) == EPOCH_LINE.findall(other) and len(EPOCH_LINE.findall(chief)) == 2
+    assert "not the chief" in other and "tensorboard --logdir" in chief
+    report = validate(str(logs))
+    assert report.ok and report.runs == ["imdb/projector"]
+
+
+def test_without_data_or_network_it_says_what_to_pass_at_once(tmp_path, monkeypatch):
+    def offline(*args, **kwargs):
+        raise OSError("Network is unreachable")
+
+    monkeypatch.setattr(socket, "create_connection", offline)
+    start = time.monotonic()
+    with pytest.raises(ProjectorExportError) as error:
+        train("--data-dir", str(tmp_path / "empty"), "--logdir", str(tmp_path / "logs"))
+    assert time.monotonic() - start < 30
+    message = str(error.value)
+    assert "--aclimdb PATH" in message and "--data-dir" in message and "aclImdb_v1.tar.gz" in message
+    assert not (tmp_path / "logs" / "imdb").exists()
+
+
+def test_the_archive_reads_as_its_extracted_folder(aclimdb, tmp_path):
+    archive = tmp_path / "aclImdb_v1.tar.gz"
+    (tmp_path / "unsup").mkdir()
+    (tmp_path / "unsup" / "0_0.txt").write_text("not labelled", encoding="utf-8")
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(aclimdb, arcname="aclImdb")
+        tar.add(tmp_path / "unsup", arcname="aclImdb/train/unsup")
+    from_archive = imdb.read_aclimdb(str(archive))
+    for folder in (aclimdb, aclimdb.parent):
+        from_folder = imdb.read_aclimdb(str(folder))
+        for archived, extracted in zip(from_archive, from_folder):
+            assert archived.texts == extracted.texts
+            np.testing.assert_array_equal(archived.labels, extracted.labels)
+    train_split, test_split = from_archive
+    assert (len(train_split), len(test_split)) == (600, 100)
+    assert sorted(Counter(train_split.labels.tolist()).items()) == [(0, 300), (1, 300)]
+    assert "wonderful" in " ".join(train_split.texts[300:]) and "not labelled" not in train_split.texts
+
+    with pytest.raises(ProjectorExportError, match=r"train/pos/\*\.txt"):
+        imdb.read_aclimdb(str(aclimdb / "train"))
+
+
+def test_batches_hold_every_review_once_padded_to_a_few_widths():
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(1, 300, size=103)
+    reviews = [rng.integers(1, 50, size=n).astype(np.int32) for n in lengths]
+    tokens = imdb.Tokens(np.concatenate(reviews), lengths.astype(np.int64), (np.arange(103) % 2).astype(np.float32))
+    dataset = imdb.make_dataset(tokens, 10, shuffle=True, seed=0, window_batches=3)
+    expected = sorted((tuple(r.tolist()), float(label)) for r, label in zip(reviews, tokens.labels))
+    orders = []
+    for _ in range(2):
+        seen, padded, real = [], 0, 0
+        batches = list(dataset)
+        assert len(batches) == len(dataset) == 11
+        for ids, labels in batches:
+            ids = ids.numpy()
+            assert ids.shape[1] in imdb.bucket_widths(300)
+            padded += ids.size
+            for row, label in zip(ids, labels.numpy()):
+                kept = row[row != 0]
+                assert (row[len(kept):] == 0).all()  # padding only at the end
+                seen.append((tuple(kept.tolist()), float(label)))
+                real += len(kept)
+        assert sorted(seen) == expected
+        assert sorted(len(ids) for ids, _ in batches) == [3] + [10] * 10
+        assert real / padded > 0.6  # batching by length: mostly tokens, little padding
+        orders.append(seen)
+    assert orders[0] != orders[1]  # a new order each epoch
+
+
+def test_the_command_line_options_need_no_tensorflow():
+    code = (
+        "import argparse, sys\n"
+        "from training import imdb\n"
+        "parser = argparse.ArgumentParser(); imdb.add_arguments(parser)\n"
+        "args = parser.parse_args(['--epochs', '3', '--strategy', 'mirrored'])\n"
+        "assert (args.epochs, args.batch_size, args.vocab_size, args.strategy) == (3, 10, 8192, 'mirrored')\n"
+        "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'imported TensorFlow'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
