@@ -11,7 +11,6 @@ import contextlib
 import io
 import json
 import os
-import random
 import re
 import socket
 import subprocess
@@ -30,35 +29,13 @@ import tensorflow_datasets as tfds
 
 from projector_export import ProjectorExportError, validate
 from projector_export.metadata import parse_metadata, unescape_label
+from reviews import write_aclimdb
 from training import imdb
 
 ROOT = Path(__file__).resolve().parent.parent
-FILLER = (
-    "the movie film plot story actors acting scenes director script camera music ending "
-    "characters was is a an and of to in it this that with for as but on at by"
-).split()
-POSITIVE = ["wonderful", "brilliant", "loved", "superb", "delightful"]
-NEGATIVE = ["awful", "terrible", "boring", "dreadful", "worst"]
 EPOCHS = 5
 VOCAB_SIZE = "400"  # small, so the vocabulary builds in a second; the default is 2**13
 EPOCH_LINE = re.compile(r"^epoch (\d+)/(\d+): val_accuracy ([0-9.]+)", re.MULTILINE)
-
-
-def write_aclimdb(root: Path, per_label: dict[str, int], seed: int = 0) -> Path:
-    """An `aclImdb/` folder as the Stanford archive lays it out: `split/pos|neg/ID_RATING.txt`."""
-    rng = random.Random(seed)
-    for split, count in per_label.items():
-        for label, words in (("pos", POSITIVE), ("neg", NEGATIVE)):
-            folder = root / "aclImdb" / split / label
-            folder.mkdir(parents=True)
-            for number in range(count):
-                body = [rng.choice(FILLER) for _ in range(rng.randint(15, 60))]
-                for _ in range(rng.randint(2, 4)):
-                    body.insert(rng.randrange(len(body) + 1), rng.choice(words))
-                text = " ".join(body).capitalize() + ". Café, naïve!<br /><br />"
-                rating = rng.randint(7, 10) if label == "pos" else rng.randint(1, 4)
-                (folder / f"{number}_{rating}.txt").write_text(text, encoding="utf-8")
-    return root / "aclImdb"
 
 
 def train(*argv: str) -> tuple[imdb.ImdbRun, str]:
