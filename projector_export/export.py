@@ -33,6 +33,8 @@ _NAME_RE = re.compile(r"[A-Za-z0-9_-]+")
 # later exports recognise them as leftovers of an export that was killed.
 STAGING_RE = re.compile(r"^\.(?P<run>.+)\.(?:export|old)-(?P<pid>\d+)-[0-9a-f]+$")
 _FINITE_CHUNK_ROWS = 1 << 16
+# Tensors of fewer columns get columns of zeros: see _projector_shaped.
+MIN_COLUMNS = 3
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,9 @@ class Embedding:
     """One tensor of a run, with its optional metadata and sprite.
 
     Args:
-        vectors: 2-D array-like of numbers, one row per point.
+        vectors: 2-D array-like of numbers, one row per point, at least 2 rows.
+            Fewer than 3 columns are stored with columns of zeros added (the
+            projector draws nothing for 2 columns; see `_projector_shaped`).
         metadata: a list of labels, a dict of columns, or a pandas DataFrame.
         name: tensor name: letters, digits, `_` and `-`.
         sprite: per-point images (N, H, W[, C]) or per-point colours ((N, 3),
@@ -99,7 +103,9 @@ def export_embedding(
     Args:
         run_dir: the run folder, e.g. `logs/words`; `tensorboard --logdir logs`
             then lists it. A local path or any URL `tf.io.gfile` supports.
-        vectors: 2-D array-like (numpy, lists, tf tensors); stored as float32.
+        vectors: 2-D array-like (numpy, lists, tf tensors), at least 2 rows;
+            stored as float32, with columns of zeros added up to 3 (the
+            projector's default 3-D view draws nothing for 2 columns).
         metadata: one label per row (list), or several columns (dict or DataFrame).
         name: tensor name, letters, digits, `_` and `-`.
         sprite: per-point images or colours (see `Embedding`).
@@ -203,7 +209,7 @@ def _prepare(embeddings: list[Embedding]) -> list[_Prepared]:
         if name in seen:
             raise ProjectorExportError(f"tensor name {name!r} is used twice; give each embedding its own name")
         seen.add(name)
-        vectors = as_matrix(embedding.vectors, name)
+        vectors = _projector_shaped(as_matrix(embedding.vectors, name), name)
         table = None if embedding.metadata is None else metadata_table(embedding.metadata, len(vectors))
         sprite = None
         if embedding.sprite is not None:
@@ -247,6 +253,27 @@ def as_matrix(vectors: Any, name: str = "embedding") -> np.ndarray:
                 "the projector needs finite numbers, so drop or replace that row"
             )
     return matrix
+
+
+def _projector_shaped(matrix: np.ndarray, name: str) -> np.ndarray:
+    """`matrix` as the projector page can show it: at least 2 rows, at least 3 columns.
+
+    The page lists no tensor of 1 row (or 1 column), and its PCA view, 3-D by
+    default, reads a third component: for 2 columns it gets NaN and draws no
+    point. Fewer than 3 columns are therefore padded with zeros, which leaves
+    every point where its own coordinates put it, in the plane (or on the line)
+    of the first columns.
+    """
+    if len(matrix) < 2:
+        raise ProjectorExportError(
+            f"vectors of {name!r} have 1 row; the projector lists only tensors of at least 2 rows, "
+            "so give at least 2 points"
+        )
+    if matrix.shape[1] >= MIN_COLUMNS:
+        return matrix
+    padded = np.zeros((len(matrix), MIN_COLUMNS), dtype=np.float32)
+    padded[:, : matrix.shape[1]] = matrix
+    return padded
 
 
 def _raise_ragged(vectors: Any, name: str) -> None:

@@ -173,6 +173,7 @@ def _tensor_rows(run, name, embedding, config_dir, shapes, reader, problems) -> 
             return None
         shape = list(embedding.tensor_shape)
         if len(shape) == 2:
+            _check_shape(run, name, shape, problems)
             return shape[0]
         with tf.io.gfile.GFile(path, "r") as f:
             return sum(1 for line in f if line.strip())
@@ -193,7 +194,35 @@ def _tensor_rows(run, name, embedding, config_dir, shapes, reader, problems) -> 
     if len(shape) != 2:
         problems.append(Problem(run, name, f"the tensor has shape {shape}; the projector needs 2-D", _REEXPORT))
         return None
+    _check_shape(run, name, shape, problems)
     return shape[0]
+
+
+def _check_shape(run, name, shape, problems) -> None:
+    """What the projector page does with few rows or columns."""
+    rows, columns = shape
+    if rows < 2 or columns < 2:
+        problems.append(
+            Problem(
+                run,
+                name,
+                f"the tensor has shape {list(shape)}; the projector lists only tensors of at least 2 rows "
+                "and 2 columns, so it does not offer this one",
+                "export at least 2 points; projector_export gives 1-column vectors two more columns of zeros",
+            )
+        )
+    elif columns == 2:
+        problems.append(
+            Problem(
+                run,
+                name,
+                "the tensor has 2 columns; the projector's PCA view, 3-D by default, reads a third "
+                "component that 2 columns do not have, and draws no point (\"Total variance "
+                "described: NaN%\")",
+                f"{_REEXPORT}: it adds a third column of zeros, so the points lie flat at z=0 "
+                "(or, in the projector, untick the Z component)",
+            )
+        )
 
 
 def _asset_path(run, name, relative, config_dir, what, problems) -> str | None:

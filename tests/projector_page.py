@@ -32,6 +32,8 @@ _STATE_JS = """() => {
     points: data ? data.points.length : null,
     sprite: info && info.spriteImage ? [info.spriteImage.width, info.spriteImage.height] : null,
     labels: data ? data.points.slice(0, 5).map(p => p.metadata[Object.keys(p.metadata)[0]]) : null,
+    colourOptions: (panel.colorOptions || []).map(o => o.name),
+    colourBy: panel.selectedColorOptionName,
   };
 }"""
 _SELECT_JS = """([run, tensor]) => {
@@ -39,6 +41,13 @@ _SELECT_JS = """([run, tensor]) => {
   const panel = projector.shadowRoot.querySelector('vz-projector-data-panel');
   if (run !== null && panel.selectedRun !== run) panel.selectedRun = run;
   if (tensor !== null) panel.selectedTensor = tensor;
+}"""
+_COLOUR_BY_JS = """([column]) => {
+  const projector = document.querySelector('vz-projector-dashboard').shadowRoot.querySelector('vz-projector');
+  const panel = projector.shadowRoot.querySelector('vz-projector-data-panel');
+  panel.selectedLabelOption = panel.labelOptions[0];
+  panel.selectedColorOptionName = column;
+  return panel.selectedColorOptionName;
 }"""
 
 
@@ -53,6 +62,8 @@ class Shown:
     sprite: tuple[int, int] | None
     errors: list[str]
     first_labels: list[str]
+    colour_options: list[str]
+    variance: str  # the PCA panel's "Total variance described: ...": NaN when no point is drawn
 
 
 def require_browser():
@@ -119,12 +130,24 @@ class ProjectorPage:
             sprite=tuple(state["sprite"]) if state["sprite"] else None,
             errors=self._errors(),
             first_labels=state["labels"],
+            colour_options=state["colourOptions"],
+            variance=self._text("Total variance described"),
         )
+
+    def colour_by(self, column: str) -> str:
+        """Colour the points by a metadata column, as the "Color by" menu does; return the choice."""
+        chosen = self.frame.evaluate(_COLOUR_BY_JS, [column])
+        self.page.wait_for_timeout(1500)  # the scatter plot redraws
+        return chosen
 
     def _status_text(self) -> str:
         points = self.frame.locator("text=/Points: /").first
         dims = self.frame.locator("text=/Dimension: /").first
         return f"{points.inner_text()} | {dims.inner_text()}" if points.count() and dims.count() else ""
+
+    def _text(self, start: str) -> str:
+        found = self.frame.locator(f"text=/{start}/").first
+        return found.inner_text() if found.count() else ""
 
     def _errors(self) -> list[str]:
         found = []

@@ -291,10 +291,12 @@ def test_the_runs_open_in_tensorboard_with_colour_names_and_swatches(trained, st
         assert list(embeddings) == ["final", *snapshots]
         assert snapshots[:3] == ["epoch-0000", "step-000064", "step-000128"] and "epoch-0002" in snapshots
         final = embeddings["final"]
-        assert final["tensorShape"] == [550, dims]
-        vectors = server.tensor(run, final["tensorName"], (550, dims))
+        # 2-D is stored with a third column of zeros, which the projector needs to draw it
+        assert final["tensorShape"] == [550, 3]
+        vectors = server.tensor(run, final["tensorName"], (550, 3))
         assert np.isfinite(vectors).all()
-        start = server.tensor(run, embeddings["epoch-0000"]["tensorName"], (550, dims))
+        assert (vectors[:, dims:] == 0).all() and (vectors[:, :dims] != 0).any(axis=0).all()
+        start = server.tensor(run, embeddings["epoch-0000"]["tensorName"], (550, 3))
         assert np.abs(start).max() <= 0.05  # Keras's starting weights
         assert not np.allclose(start, vectors)
 

@@ -30,7 +30,7 @@ def colour_model():
     pair = keras.Input((2,), dtype="int32")
     colours = keras.layers.Embedding(7, 3, name="colours")(pair)
     distance = keras.layers.Lambda(lambda x: keras.ops.sum((x[:, 0] - x[:, 1]) ** 2, axis=-1, keepdims=True))(colours)
-    words = keras.Sequential([keras.layers.Embedding(5, 2, name="words"), keras.layers.GlobalAveragePooling1D()])
+    words = keras.Sequential([keras.layers.Embedding(5, 4, name="words"), keras.layers.GlobalAveragePooling1D()])
     return keras.Model(pair, keras.layers.Dense(1)(keras.layers.Concatenate()([distance, words(pair)])))
 
 
@@ -90,7 +90,7 @@ def test_each_input_format_round_trips_through_tensorboard(exported, run, tensor
 def test_every_embedding_layer_of_a_keras_model_becomes_a_tensor(exported):
     server, given, _ = exported
     listed = {e["tensorName"]: e["tensorShape"] for e in server.info("keras")["embeddings"]}
-    assert listed == {"colours/.ATTRIBUTES/VARIABLE_VALUE": [7, 3], "words/.ATTRIBUTES/VARIABLE_VALUE": [5, 2]}
+    assert listed == {"colours/.ATTRIBUTES/VARIABLE_VALUE": [7, 3], "words/.ATTRIBUTES/VARIABLE_VALUE": [5, 4]}
     for layer, weights in given["keras"].items():
         np.testing.assert_array_equal(server.tensor("keras", f"{layer}/.ATTRIBUTES/VARIABLE_VALUE", weights.shape), weights)
 
@@ -105,9 +105,9 @@ def test_export_says_where_the_run_went(tmp_path, capsys):
 
 def test_big_inputs_warn_and_max_rows_keeps_the_first_rows(tmp_path, capsys, caplog):
     rows = LARGE_ROWS + 5
-    np.save(tmp_path / "big.npy", np.arange(rows * 2, dtype=np.float32).reshape(rows, 2))
+    np.save(tmp_path / "big.npy", np.arange(rows * 3, dtype=np.float32).reshape(rows, 3))
     words = [f"w{i}" for i in range(rows)]
-    write_word2vec(tmp_path / "big.txt", np.ones((rows, 2)), words)
+    write_word2vec(tmp_path / "big.txt", np.ones((rows, 3)), words)
     with caplog.at_level(logging.WARNING):
         assert main(["export", str(tmp_path / "big.npy"), "--logdir", str(tmp_path), "--run", "all"]) == 0
     assert f"has {rows:,} rows" in caplog.text and "--max-rows 100000" in caplog.text
@@ -118,7 +118,7 @@ def test_big_inputs_warn_and_max_rows_keeps_the_first_rows(tmp_path, capsys, cap
     from projector_export.runs import read_run_tensor
 
     cut = read_run_tensor(str(tmp_path / "cut"))
-    assert cut.vectors.shape == (1000, 2)
+    assert cut.vectors.shape == (1000, 3)
     _, labels = parse_metadata(open(cut.metadata_path, encoding="utf-8").read())
     assert [row[0] for row in labels] == words[:1000]
 

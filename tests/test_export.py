@@ -130,6 +130,7 @@ BAD_INPUTS = [
     ({"vectors": np.ones(3)}, r"shape \(3,\); give a 2-D array"),
     ({"vectors": np.ones((2, 2, 2))}, r"shape \(2, 2, 2\)"),
     ({"vectors": np.ones((0, 4))}, r"empty \(shape \(0, 4\)\)"),
+    ({"vectors": np.ones((1, 4)), "metadata": ["one"]}, r"1 row; the projector lists only tensors of at least 2 rows"),
     ({"vectors": [[1.0, 2.0], [3.0, np.nan], [np.inf, 0]]}, r"row 1, column 1 holds nan"),
     ({"vectors": [[1.0, 2.0], [3.0, 4.0], [-np.inf, 0]]}, r"row 2, column 0 holds -inf"),
     ({"vectors": [[1.0, 2.0], [1e300, 0.0]]}, r"row 1, column 0 holds 1e\+300 \(too large for float32\)"),
@@ -162,6 +163,19 @@ def test_bad_input_leaves_an_existing_run_untouched(tmp_path):
     with pytest.raises(ProjectorExportError, match="has 1 rows but the tensor has 2"):
         export_embeddings(tmp_path / "run", [Embedding(np.eye(2), name="ok"), Embedding(np.eye(2), ["a"], name="bad")])
     assert {p.name: p.read_bytes() for p in (tmp_path / "run").iterdir()} == before
+
+
+@pytest.mark.parametrize("columns", [1, 2])
+def test_fewer_than_three_columns_are_stored_with_zero_columns(tmp_path, columns):
+    # The projector's PCA view, 3-D by default, draws no point of a 2-column tensor,
+    # and its tensor list leaves out 1-column ones (tests/test_projector_in_browser.py).
+    vectors = np.random.default_rng(0).normal(size=(5, columns))
+    result = export_embedding(tmp_path / "run", vectors, list("abcde"))
+    assert result.shape == (5, 3)
+    stored = tf.train.load_checkpoint(str(tmp_path / "run")).get_tensor(result.tensor_name)
+    np.testing.assert_array_equal(stored[:, :columns], vectors.astype(np.float32))
+    assert (stored[:, columns:] == 0).all()
+    assert validate(str(tmp_path)).ok
 
 
 def test_duplicate_tensor_names_are_refused(tmp_path):

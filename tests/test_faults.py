@@ -70,10 +70,10 @@ def test_sigkill_at_random_points_never_leaves_a_half_run(tmp_path):
         assert_whole(logdir, run)
 
     # the next export tidies whatever the kills left
-    export_embedding(run, [[1.0, 2.0], [3.0, 4.0]], ["x", "y"])
+    export_embedding(run, [[1.0, 2.0, 0.5], [3.0, 4.0, 0.5]], ["x", "y"])
     assert sorted(p.name for p in logdir.iterdir()) == ["run"]
     assert validate(str(logdir)).ok
-    assert tf.train.load_checkpoint(str(run)).get_tensor("embedding/.ATTRIBUTES/VARIABLE_VALUE").shape == (2, 2)
+    assert tf.train.load_checkpoint(str(run)).get_tensor("embedding/.ATTRIBUTES/VARIABLE_VALUE").shape == (2, 3)
 
 
 def test_ctrl_c_during_training_leaves_the_last_snapshot_valid_and_exportable(tmp_path):
@@ -95,7 +95,7 @@ def test_ctrl_c_during_training_leaves_the_last_snapshot_valid_and_exportable(tm
     report = validate(str(logs))
     assert report.ok and report.runs == ["colours-2d/projector"], str(report)
     final = read_run_tensor(str(logs / "colours-2d" / "projector"), "final")
-    assert final.vectors.shape == (550, 2)
+    assert final.vectors.shape == (550, 3)  # 2-D, with the zero column the projector needs
     out = tmp_path / "standalone"
     from projector_export.cli import main
 

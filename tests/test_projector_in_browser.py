@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from projector_export import export_embedding
 from projector_export.cli import main
 from projector_page import CHROMIUM, CHROMIUM_FLAGS, ProjectorPage, require_browser
+from reviews import write_aclimdb
 
 
 @pytest.fixture(scope="module")
@@ -33,9 +37,14 @@ def projector(tmp_path_factory, start_tensorboard, browser):
     from training.colours import train_colours
 
     train_colours((2, 3), pairs=20_000, epochs=2, logdir=str(logs), verbose=0)
+    from training.imdb import train_imdb
+
+    aclimdb = write_aclimdb(tmp_path_factory.mktemp("reviews"), {"train": 100, "test": 20})
+    imdb = train_imdb(aclimdb=str(aclimdb), epochs=2, logdir=str(logs), vocab_size=400, verbose=0)
     server = start_tensorboard(logs)
-    server.wait_for_runs({"labels", "word2vec", "colours-2d/projector", "colours-3d/projector"})
+    server.wait_for_runs({"labels", "word2vec", "colours-2d/projector", "colours-3d/projector", "imdb/projector"})
     page = ProjectorPage(browser, server.url)
+    page.imdb_rows = imdb.vocab_size
     yield page
     page.page.close()
 
@@ -45,17 +54,22 @@ def projector(tmp_path_factory, start_tensorboard, browser):
     [
         ("labels", "embedding", 200, 6, (15 * 16, 15 * 16)),
         ("word2vec", "embedding", 50, 3, None),
-        ("colours-2d/projector", "final", 550, 2, (24 * 16, 24 * 16)),
+        ("colours-2d/projector", "final", 550, 3, (24 * 16, 24 * 16)),  # a zero third column
         ("colours-3d/projector", "final", 550, 3, (24 * 16, 24 * 16)),
         ("colours-3d/projector", "epoch-0000", 550, 3, (24 * 16, 24 * 16)),
+        ("imdb/projector", "final", "vocabulary", 16, None),
+        ("imdb/projector", "embedding-epoch-001", "vocabulary", 16, None),
     ],
 )
 def test_page_shows_every_point_with_its_label_and_sprite(projector, run, tensor, points, dimension, sprite):
+    if points == "vocabulary":
+        points = projector.imdb_rows  # padding, the subwords of the vocabulary built here, 256 bytes
     shown = projector.show(run, f"{tensor}/.ATTRIBUTES/VARIABLE_VALUE")
     path = projector.screenshot(f"browser-{run.replace('/', '-')}-{tensor}")
     print(f"screenshot of run {run!r}: {path}")
     assert (shown.points, shown.dimension) == (points, dimension)
     assert shown.errors == []
+    assert re.fullmatch(r"Total variance described: \d+\.\d%\.", shown.variance)  # the points are drawn
     assert shown.sprite == sprite
     if run == "labels":
         assert shown.first_labels == ["(empty)", "\\s", "tab\\there", "new\\nline", "\\r"]
@@ -63,6 +77,13 @@ def test_page_shows_every_point_with_its_label_and_sprite(projector, run, tensor
         from training.colours import load_colours
 
         assert shown.first_labels == list(load_colours()["name"][:5])
+        assert {"r", "g", "b"} <= set(shown.colour_options)  # "Color by" offers numbers and few-valued columns
+    if run == "imdb/projector":
+        assert shown.first_labels[0] == "<pad>"
+        assert {"kind", "count", "sentiment"} <= set(shown.colour_options)
+        assert projector.colour_by("sentiment") == "sentiment"
+        assert projector.show(run, f"{tensor}/.ATTRIBUTES/VARIABLE_VALUE").errors == []
+        projector.screenshot(f"browser-imdb-{tensor}-by-sentiment")
 
 
 def test_page_reports_what_raw_labels_break(tmp_path, start_tensorboard, browser):
@@ -76,3 +97,22 @@ def test_page_reports_what_raw_labels_break(tmp_path, start_tensorboard, browser
     page.screenshot("browser-raw-labels")
     page.page.close()
     assert any("Number of tensors (10) do not match the number of lines in metadata (8)" in e for e in shown.errors)
+
+
+def test_page_draws_no_point_of_a_two_column_tensor_but_of_our_export(tmp_path, start_tensorboard, browser):
+    """Why 2-column vectors are stored with a zero third column: the 3-D PCA view gets NaN."""
+    vectors = np.random.default_rng(0).normal(size=(30, 2))
+    export_embedding(tmp_path / "ours", vectors)
+    export_embedding(tmp_path / "raw", np.c_[vectors, vectors])  # then the checkpoint as others write it:
+    for path in (tmp_path / "raw").glob("embeddings.ckpt*"):
+        path.unlink()
+    tf.train.Checkpoint(embedding=tf.Variable(vectors.astype(np.float32))).save(str(tmp_path / "raw" / "embeddings.ckpt"))
+    server = start_tensorboard(tmp_path)
+    server.wait_for_runs({"ours", "raw"})
+    page = ProjectorPage(browser, server.url)
+    raw = page.show("raw", "embedding/.ATTRIBUTES/VARIABLE_VALUE")
+    page.screenshot("browser-raw-two-columns")
+    ours = page.show("ours", "embedding/.ATTRIBUTES/VARIABLE_VALUE")
+    page.page.close()
+    assert (raw.points, raw.dimension, raw.variance) == (30, 2, "Total variance described: NaN%.")
+    assert (ours.points, ours.dimension, ours.variance) == (30, 3, "Total variance described: 100.0%.")

@@ -149,10 +149,10 @@ def test_several_tensors_in_one_run_each_with_its_metadata(exported):
 
 
 def test_reexport_while_tensorboard_runs_is_picked_up(tmp_path, start_tensorboard):
-    export_embedding(tmp_path / "run", np.ones((4, 2)), list("abcd"))
+    export_embedding(tmp_path / "run", np.ones((4, 5)), list("abcd"))
     server = start_tensorboard(tmp_path)
     server.wait_for_runs({"run"})
-    assert server.info("run")["embeddings"][0]["tensorShape"] == [4, 2]
+    assert server.info("run")["embeddings"][0]["tensorShape"] == [4, 5]
 
     export_embedding(tmp_path / "run", np.ones((6, 3)), list("abcdef"), name="other")
     (embedding,) = server.info("run")["embeddings"]

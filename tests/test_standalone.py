@@ -170,8 +170,8 @@ def test_run_without_metadata_or_sprite_gets_neither(tmp_path):
 @pytest.fixture
 def epochs(tmp_path):
     run = tmp_path / "epochs"
-    export_embeddings(run, [Embedding(np.full((2, 2), i, dtype=np.float32), name=f"epoch-{i}") for i in (1, 2)]
-                      + [Embedding(np.full((2, 2), 9, dtype=np.float32), name="final")])
+    export_embeddings(run, [Embedding(np.full((2, 3), i, dtype=np.float32), name=f"epoch-{i}") for i in (1, 2)]
+                      + [Embedding(np.full((2, 3), 9, dtype=np.float32), name="final")])
     return run
 
 
@@ -181,7 +181,7 @@ def epochs(tmp_path):
 )
 def test_tensor_is_chosen_by_short_or_full_name_else_final(tmp_path, epochs, tensor, value):
     result = export_standalone(epochs, tmp_path / "out", tensor=tensor)
-    assert (tmp_path / "out" / "vectors.tsv").read_text() == f"{value}\t{value}\n" * 2
+    assert (tmp_path / "out" / "vectors.tsv").read_text() == f"{value}\t{value}\t{value}\n" * 2
     assert result.tensor_name.endswith("/.ATTRIBUTES/VARIABLE_VALUE")
 
 
@@ -213,7 +213,7 @@ def test_a_failed_export_leaves_the_earlier_one_intact(tmp_path, epochs, monkeyp
 
     monkeypatch.undo()
     export_standalone(epochs, tmp_path / "out", tensor="epoch-2")  # an earlier export is replaced
-    assert (tmp_path / "out" / "vectors.tsv").read_text() == "2\t2\n2\t2\n"
+    assert (tmp_path / "out" / "vectors.tsv").read_text() == "2\t2\t2\n2\t2\t2\n"
 
 
 def test_a_folder_of_other_files_is_not_replaced(tmp_path, epochs):
@@ -223,11 +223,11 @@ def test_a_folder_of_other_files_is_not_replaced(tmp_path, epochs):
 
 
 def test_all_io_goes_through_tf_gfile():
-    export_embedding("ram://standalone/run", np.eye(2), ["a", "b"])
+    export_embedding("ram://standalone/run", np.eye(2, 3), ["a", "b"])
     result = export_standalone("ram://standalone/run", "ram://standalone/out")
     assert result.out_dir == "ram://standalone/out"
     with tf.io.gfile.GFile("ram://standalone/out/vectors.tsv", "r") as f:
-        assert f.read() == "1\t0\n0\t1\n"
+        assert f.read() == "1\t0\t0\n0\t1\t0\n"
     with tf.io.gfile.GFile("ram://standalone/out/metadata.tsv", "r") as f:
         assert f.read() == "a\nb\n"
 

@@ -47,12 +47,24 @@ def break_tensor_name(run):
     config.write_text(config.read_text().replace("embedding/.ATTRIBUTES", "missing/.ATTRIBUTES"))
 
 
-def break_rank(run):
-    variables = {"embedding": tf.Variable(np.zeros((4, 2, 2), np.float32))}
+def replace_tensor(run, array):
+    variables = {"embedding": tf.Variable(np.asarray(array, np.float32))}
     for path in run.glob("embeddings.ckpt*"):
         path.unlink()
     (run / "checkpoint").unlink()
     tf.train.Checkpoint(**variables).save(str(run / "embeddings.ckpt"))
+
+
+def break_rank(run):
+    replace_tensor(run, np.zeros((4, 2, 2)))
+
+
+def break_two_columns(run):
+    replace_tensor(run, np.ones((4, 2)))  # as other tools write 2-D embeddings
+
+
+def break_one_column(run):
+    replace_tensor(run, np.ones((4, 1)))
 
 
 def break_metadata_header(run):
@@ -101,6 +113,8 @@ BREAKS = [
     (break_checkpoint, None, "no checkpoint found"),
     (break_tensor_name, "missing/.ATTRIBUTES/VARIABLE_VALUE", "the checkpoint does not hold"),
     (break_rank, "embedding/.ATTRIBUTES/VARIABLE_VALUE", "shape [4, 2, 2]; the projector needs 2-D"),
+    (break_two_columns, "embedding/.ATTRIBUTES/VARIABLE_VALUE", "Total variance described: NaN%"),
+    (break_one_column, "embedding/.ATTRIBUTES/VARIABLE_VALUE", "shape [4, 1]; the projector lists only tensors of at least 2 rows and 2 columns"),
     (break_metadata_header, "embedding/.ATTRIBUTES/VARIABLE_VALUE", "must not have a header row"),
     (break_metadata_blank, "embedding/.ATTRIBUTES/VARIABLE_VALUE", "has 2 rows as the projector reads it, but the tensor has 4"),
     (break_metadata_tab, "embedding/.ATTRIBUTES/VARIABLE_VALUE", "row 1: 2 tab-separated cells under 1 column(s), so the projector shows 'b'"),

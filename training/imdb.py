@@ -534,6 +534,8 @@ def fit(
             for _ in range(count):
                 one_step(step, iterator)
 
+    test_step = model.test_step  # one object: each `model.test_step` is a new bound method, a retrace
+
     def metrics() -> dict[str, float]:
         return {name: float(value) for name, value in model.get_metrics_result().items()}
 
@@ -558,7 +560,7 @@ def fit(
         logs = metrics()
         if validation_data is not None:
             model.reset_metrics()
-            run(model.test_step, validation_iterator, validation_steps)
+            run(test_step, validation_iterator, validation_steps)
             logs.update({f"val_{name}": value for name, value in metrics().items()})
         callback_list.on_epoch_end(epoch, logs)
         if model.stop_training:

@@ -1,0 +1,92 @@
+"""Take the README's screenshots: the projector page over the colour runs and an IMDB run.
+
+Trains the colour embeddings with the defaults of `projector-train colours` and an IMDB
+model on the small offline review folder of the tests (this machine cannot download
+IMDB), starts TensorBoard over them, opens `#projector` in headless Chromium and saves
+
+- `docs/colours-2d.png`, `docs/colours-3d.png`: the final embeddings, each point a swatch
+  of its own colour;
+- `docs/imdb.png`: the IMDB subword embedding labelled by token, coloured by sentiment.
+
+Needs the test extra and Chromium (`pip install -e ".[test]"`, `apt-get install chromium`):
+
+    python docs/screenshots.py
+    python docs/screenshots.py --logdir logs   # reuse runs already there; train what is missing
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+from conftest import TensorBoard, _free_port  # noqa: E402
+from projector_page import CHROMIUM, CHROMIUM_FLAGS, ProjectorPage  # noqa: E402
+from reviews import write_aclimdb  # noqa: E402
+
+SHOTS = {
+    "colours-2d.png": ("colours-2d/projector", None),
+    "colours-3d.png": ("colours-3d/projector", None),
+    "imdb.png": ("imdb/projector", "sentiment"),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--logdir", help="log dir to use (default: a new temporary one)")
+    parser.add_argument("--out", default=str(ROOT / "docs"), help="where the PNGs go (default: docs/)")
+    args = parser.parse_args(argv)
+    logdir = Path(args.logdir or tempfile.mkdtemp(prefix="screenshots-"))
+    train_missing(logdir)
+
+    import subprocess
+
+    from playwright.sync_api import sync_playwright
+
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tensorboard.main", "--logdir", str(logdir), "--host", "127.0.0.1",
+         "--port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        server = TensorBoard(str(logdir), port, process)
+        server.wait_for_runs({run for run, _ in SHOTS.values()})
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
+            page = ProjectorPage(browser, server.url)
+            for name, (run, colour) in SHOTS.items():
+                shown = page.show(run, "final/.ATTRIBUTES/VARIABLE_VALUE")
+                if colour:
+                    page.colour_by(colour)
+                page.page.wait_for_timeout(3000)  # the scatter plot settles
+                path = Path(args.out) / name
+                page.page.screenshot(path=str(path))
+                print(f"{path}: run {run}, {shown.points} points, {shown.dimension} dimensions")
+            browser.close()
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+    return 0
+
+
+def train_missing(logdir: Path) -> None:
+    if not all((logdir / name / "projector").is_dir() for name in ("colours-2d", "colours-3d")):
+        from training.colours import train_colours
+
+        train_colours(logdir=str(logdir), verbose=0)
+    if not (logdir / "imdb" / "projector").is_dir():
+        from training.imdb import train_imdb
+
+        reviews = write_aclimdb(Path(tempfile.mkdtemp(prefix="reviews-")), {"train": 1000, "test": 200})
+        train_imdb(aclimdb=str(reviews), epochs=10, logdir=str(logdir), vocab_size=1000, verbose=0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
