@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+_STARTED = time.time()  # screenshots newer than this are this run's
 
 
 class TensorBoard:
@@ -93,3 +94,19 @@ def start_tensorboard(tmp_path_factory):
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+
+
+def pytest_terminal_summary(terminalreporter):
+    """List the browser tests' screenshots at the end of the run, where CI output shows them."""
+    from projector_page import SCREENSHOT_DIR
+
+    if not os.path.isdir(SCREENSHOT_DIR):
+        return
+    shots = sorted(
+        name for name in os.listdir(SCREENSHOT_DIR)
+        if name.endswith(".png") and os.path.getmtime(os.path.join(SCREENSHOT_DIR, name)) >= _STARTED
+    )
+    if shots:
+        terminalreporter.write_sep("-", f"projector screenshots in {os.path.abspath(SCREENSHOT_DIR)}")
+        for name in shots:
+            terminalreporter.write_line(f"  {name}")
