@@ -82,10 +82,11 @@ def main(argv: list[str] | None = None) -> int:
 def _export(args: argparse.Namespace) -> int:
     from projector_export.errors import ProjectorExportError
     from projector_export.export import Embedding, export_embeddings
-    from projector_export.sources import read_labels, read_source
+    from projector_export.sources import read_labels, read_source, warn_if_large
 
     with _Progress(f"reading {args.input}") as progress:
         source = read_source(args.input, max_rows=args.max_rows, progress=progress)
+    warn_if_large(source, args.max_rows)  # after the progress line is ended
     metadata = source.labels
     if args.metadata:
         metadata = read_labels(args.metadata)

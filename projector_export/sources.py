@@ -56,16 +56,19 @@ def read_source(path: str, *, max_rows: int | None = None, progress: Callable[[i
         raise ProjectorExportError(f"--max-rows must be at least 1, not {max_rows}")
     suffix = posixpath.splitext(path)[1].lower()
     reader = {".npy": _read_npy, ".keras": _read_keras, ".tsv": _read_vector_tsv}.get(suffix, _read_word_vectors)
-    source = reader(path, max_rows, progress or (lambda rows: None))
+    return reader(path, max_rows, progress or (lambda rows: None))
+
+
+def warn_if_large(source: Source, max_rows: int | None) -> None:
+    """Log a warning, with the `--max-rows` to pass, when more rows are exported than the projector handles well."""
     total = source.total_rows
     if total is not None and total > LARGE_ROWS and (max_rows is None or max_rows > LARGE_ROWS):
         logger.warning(
             "%s has %s rows; the projector slows down above %s points and samples that many for "
             "PCA and t-SNE. Pass --max-rows %d to export only the first rows (in a frequency-sorted "
             "vocabulary, the most common words).",
-            path, f"{total:,}", f"{LARGE_ROWS:,}", LARGE_ROWS,
+            source.path, f"{total:,}", f"{LARGE_ROWS:,}", LARGE_ROWS,
         )
-    return source
 
 
 def _read_npy(path: str, max_rows: int | None, progress) -> Source:
