@@ -334,3 +334,14 @@ def test_the_command_line_options_need_no_tensorflow():
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
+
+
+def test_padding_does_not_count_in_the_average():
+    keras.utils.set_random_seed(0)
+    model = imdb.build_model(50)
+    review = np.array([[5, 9, 12]], dtype=np.int32)
+    padded = np.array([[5, 9, 12, 0, 0, 0, 0, 0]], dtype=np.int32)
+    np.testing.assert_allclose(model(padded), model(review), rtol=1e-6)
+    vectors = model.get_layer("embedding").embeddings.numpy()
+    head = keras.Sequential([model.get_layer("hidden"), model.get_layer("logit")])
+    np.testing.assert_allclose(model(padded), head(vectors[[5, 9, 12]].mean(axis=0, keepdims=True)), rtol=1e-5)
