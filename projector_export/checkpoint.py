@@ -10,9 +10,17 @@ import numpy as np
 CHECKPOINT_PREFIX = "embeddings.ckpt"
 
 
+_KEY_SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"
+
+
 def tensor_name(name: str) -> str:
     """The checkpoint key of the variable saved as `name` (what the projector lists)."""
-    return f"{name}/.ATTRIBUTES/VARIABLE_VALUE"
+    return name + _KEY_SUFFIX
+
+
+def short_name(key: str) -> str:
+    """The name a checkpoint key was saved as: `tensor_name` undone."""
+    return key.removesuffix(_KEY_SUFFIX)
 
 
 def write_checkpoint(run_dir: str, tensors: dict[str, np.ndarray], number: int = 1) -> str:

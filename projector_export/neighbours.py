@@ -35,7 +35,7 @@ def nearest_neighbours(run_dir: str, query: str, k: int = 10, tensor: str | None
     ```python
     from projector_export import nearest_neighbours
 
-    for n in nearest_neighbours("logs/colours-3d", "red", k=5):
+    for n in nearest_neighbours("logs/colours-3d/projector", "red", k=5):
         print(n.label, round(n.distance, 3))
     ```
     """

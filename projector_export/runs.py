@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from projector_export.checkpoint import tensor_name as checkpoint_key
+from projector_export import checkpoint
 from projector_export.errors import ProjectorExportError
 
 
@@ -24,7 +24,7 @@ class RunTensor:
 
     @property
     def short_name(self) -> str:
-        return self.tensor_name.removesuffix("/.ATTRIBUTES/VARIABLE_VALUE")
+        return checkpoint.short_name(self.tensor_name)
 
 
 def read_run_tensor(run_dir: str, tensor: str | None = None) -> RunTensor:
@@ -42,26 +42,26 @@ def read_run_tensor(run_dir: str, tensor: str | None = None) -> RunTensor:
     if not tf.io.gfile.exists(posixpath.join(run_dir, CONFIG_FILENAME)):
         raise ProjectorExportError(
             f"{run_dir}: not a projector run (no {CONFIG_FILENAME}); give a run folder written by "
-            "projector-export, e.g. logs/colours-2d"
+            "projector-export, e.g. logs/colours-2d/projector"
         )
     entries = {embedding.tensor_name.removesuffix(":0"): embedding for embedding in read_config(run_dir).embeddings}
     names = list(entries)
     if tensor is None:
         if len(names) == 1:
             tensor = names[0]
-        elif checkpoint_key("final") in entries:
-            tensor = checkpoint_key("final")
+        elif checkpoint.tensor_name("final") in entries:
+            tensor = checkpoint.tensor_name("final")
         else:
             raise ProjectorExportError(
                 f"{run_dir} holds {len(names)} tensors; choose one with --tensor: "
-                + ", ".join(name.removesuffix("/.ATTRIBUTES/VARIABLE_VALUE") for name in names)
+                + ", ".join(checkpoint.short_name(name) for name in names)
             )
-    elif tensor not in entries and checkpoint_key(tensor) in entries:
-        tensor = checkpoint_key(tensor)
+    elif tensor not in entries and checkpoint.tensor_name(tensor) in entries:
+        tensor = checkpoint.tensor_name(tensor)
     if tensor not in entries:
         raise ProjectorExportError(
             f"{run_dir} has no tensor {tensor!r}; it has: "
-            + ", ".join(name.removesuffix("/.ATTRIBUTES/VARIABLE_VALUE") for name in names)
+            + ", ".join(checkpoint.short_name(name) for name in names)
         )
     entry = entries[tensor]
     vectors = tf.train.load_checkpoint(run_dir).get_tensor(tensor)
