@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from projector_export.errors import ProjectorExportError
+from projector_export.export import _normalise_dir, _rename_dir  # _rename_dir: file by file on object stores
 
 VECTORS_FILENAME = "vectors.tsv"
 METADATA_FILENAME = "metadata.tsv"
@@ -273,13 +274,6 @@ def _float32_rows(matrix: np.ndarray, start: int, stop: int) -> np.ndarray:
         return np.ascontiguousarray(matrix[start:stop], dtype=np.float32)
 
 
-def _normalise_dir(path: Any) -> str:
-    path = os.fspath(path)
-    if "://" in path:
-        return path.rstrip("/")
-    return os.path.abspath(path)
-
-
 def _check_out_dir(out_dir: str) -> None:
     """Refuse to replace a folder that is not an earlier standalone export (a log dir, a run)."""
     import tensorflow as tf
@@ -298,8 +292,6 @@ def _check_out_dir(out_dir: str) -> None:
 def _replace_dir(staging: str, out_dir: str) -> None:
     """Move the finished `staging` folder to `out_dir`, replacing an earlier export there."""
     import tensorflow as tf
-
-    from projector_export.export import _rename_dir  # renames file by file on object stores
 
     if not tf.io.gfile.exists(out_dir):
         _rename_dir(staging, out_dir)
