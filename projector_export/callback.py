@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import logging
 import posixpath
-import re
 from typing import Any
 
 import keras
 import numpy as np
 
-from projector_export.export import Embedding, export_embeddings
+from projector_export.export import Embedding, export_embeddings, safe_tensor_name
+from projector_export.metadata import metadata_rows
 
 logger = logging.getLogger(__name__)
+
+# The projector run's folder inside a Keras log dir (see ProjectorCallback on why a subfolder).
+PROJECTOR_SUBFOLDER = "projector"
 
 
 class ProjectorCallback(keras.callbacks.Callback):
@@ -65,7 +68,7 @@ class ProjectorCallback(keras.callbacks.Callback):
         every_n_epochs: int = 1,
         layers: list[str] | None = None,
         sprite: Any = None,
-        subfolder: str = "projector",
+        subfolder: str = PROJECTOR_SUBFOLDER,
     ):
         super().__init__()
         if every_n_epochs < 1:
@@ -109,7 +112,7 @@ class ProjectorCallback(keras.callbacks.Callback):
                 Embedding(
                     vectors,
                     metadata=self._fits(self.metadata, len(vectors)),
-                    name=f"{_safe(layer.name)}-epoch-{epoch + 1:03d}",
+                    name=f"{safe_tensor_name(layer.name)}-epoch-{epoch + 1:03d}",
                     sprite=self._fits(self.sprite, len(vectors)),
                 )
             )
@@ -118,12 +121,7 @@ class ProjectorCallback(keras.callbacks.Callback):
 
     @staticmethod
     def _fits(value: Any, rows: int) -> Any:
-        if value is None:
-            return None
-        length = len(value.index) if hasattr(value, "index") and hasattr(value, "columns") else (
-            len(next(iter(value.values()))) if isinstance(value, dict) else len(value)
-        )
-        return value if length == rows else None
+        return value if value is not None and metadata_rows(value) == rows else None
 
 
 def embedding_layers(model: keras.Model) -> list[keras.layers.Embedding]:
@@ -133,7 +131,3 @@ def embedding_layers(model: keras.Model) -> list[keras.layers.Embedding]:
         if isinstance(layer, keras.layers.Embedding):
             found.append(layer)
     return found
-
-
-def _safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_-]", "_", name)

@@ -82,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
 def _export(args: argparse.Namespace) -> int:
     from projector_export.errors import ProjectorExportError
     from projector_export.export import Embedding, export_embeddings
+    from projector_export.metadata import metadata_rows
     from projector_export.sources import read_labels, read_source, warn_if_large
 
     with _Progress(f"reading {args.input}") as progress:
@@ -100,7 +101,7 @@ def _export(args: argparse.Namespace) -> int:
                 "--name renames a single tensor, so leave it out"
             )
         tensors = {args.name: next(iter(tensors.values()))}
-    rows = _row_count(metadata)
+    rows = None if metadata is None else metadata_rows(metadata)
     if args.metadata and not any(len(v) == rows for v in tensors.values()):
         sizes = ", ".join(f"{name}: {len(v)}" for name, v in tensors.items())
         raise ProjectorExportError(
@@ -150,12 +151,6 @@ def _validate(args: argparse.Namespace) -> int:
     if report.ok and report.runs:
         print(f"open them with: tensorboard --logdir {args.logdir}")
     return 0 if report.ok else 1
-
-
-def _row_count(metadata) -> int | None:
-    if metadata is None:
-        return None
-    return len(next(iter(metadata.values()))) if isinstance(metadata, dict) else len(metadata)
 
 
 def _first_rows(metadata, rows: int):

@@ -29,6 +29,7 @@ from projector_export.sprite import Sprite, make_sprite
 logger = logging.getLogger(__name__)
 
 _NAME_RE = re.compile(r"[A-Za-z0-9_-]+")
+_NOT_NAME_RE = re.compile(r"[^A-Za-z0-9_-]")
 # Sibling folders an export writes before moving into place; `validate` and
 # later exports recognise them as leftovers of an export that was killed.
 STAGING_RE = re.compile(r"^\.(?P<run>.+)\.(?:export|old)-(?P<pid>\d+)-[0-9a-f]+$")
@@ -192,6 +193,11 @@ class _Prepared:
     vectors: np.ndarray
     metadata: MetadataTable | None
     sprite: Sprite | None
+
+
+def safe_tensor_name(text: str) -> str:
+    """`text` as a tensor name: every character but letters, digits, `_` and `-` becomes `_`."""
+    return _NOT_NAME_RE.sub("_", text)
 
 
 def _prepare(embeddings: list[Embedding]) -> list[_Prepared]:

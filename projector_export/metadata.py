@@ -99,6 +99,19 @@ class MetadataTable:
         return "\n".join(lines) + "\n"
 
 
+def metadata_rows(metadata: Any) -> int:
+    """The rows of `metadata` as given (a list, a dict of columns or a DataFrame): its first column's length."""
+    if _is_data_frame(metadata):
+        return len(metadata.index)
+    if isinstance(metadata, Mapping):
+        return len(next(iter(metadata.values())))
+    return len(metadata)
+
+
+def _is_data_frame(metadata: Any) -> bool:
+    return hasattr(metadata, "columns") and hasattr(metadata, "__getitem__")
+
+
 def metadata_table(metadata: Any, num_rows: int) -> MetadataTable:
     """Check `metadata` against a tensor of `num_rows` rows and turn it into a table.
 
@@ -116,7 +129,7 @@ def metadata_table(metadata: Any, num_rows: int) -> MetadataTable:
             f"metadata is a single string ({_shorten(metadata)!r}); pass one label per "
             "row as a list, or a dict/DataFrame of columns"
         )
-    if hasattr(metadata, "columns") and hasattr(metadata, "__getitem__"):  # DataFrame
+    if _is_data_frame(metadata):
         names = [str(name) for name in metadata.columns]
         columns = {name: metadata.iloc[:, i] for i, name in enumerate(names)}
         if len(set(names)) != len(names):

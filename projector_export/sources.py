@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from projector_export.errors import ProjectorExportError
+from projector_export.export import safe_tensor_name
 
 logger = logging.getLogger(__name__)
 
@@ -266,7 +267,7 @@ def _snake_case(name: str) -> str:
 
 
 def _tensor_name(layer_name: str, taken: dict[str, Any]) -> str:
-    name = re.sub(r"[^A-Za-z0-9_-]", "_", layer_name) or "embedding"
+    name = safe_tensor_name(layer_name) or "embedding"
     while name in taken:
         name += "_"
     return name

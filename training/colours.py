@@ -33,6 +33,7 @@ import pandas as pd
 import tensorflow as tf
 
 from projector_export import Embedding, ExportResult, ProjectorExportError, export_embeddings
+from projector_export.callback import PROJECTOR_SUBFOLDER
 from training import plots
 
 logger = logging.getLogger(__name__)
@@ -672,7 +673,7 @@ def train_colour_model(
     snapshots = EmbeddingSnapshots()
     callbacks = [KnnAgreement(rgb), snapshots, keras.callbacks.TensorBoard(log_dir=run_dir)]
     # Beside Keras's train/, not above it: see projector_export.ProjectorCallback.
-    projector_dir = posixpath.join(run_dir, "projector")
+    projector_dir = posixpath.join(run_dir, PROJECTOR_SUBFOLDER)
     if verbose:
         print(f"Training {model.name} ({epochs} epochs, seed {seed}) into {run_dir}")
     start = time.perf_counter()
