@@ -26,7 +26,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from conftest import TensorBoard, _free_port  # noqa: E402
+from conftest import TensorBoard, free_ports  # noqa: E402
 from projector_page import CHROMIUM, CHROMIUM_FLAGS, ProjectorPage  # noqa: E402
 from reviews import write_aclimdb  # noqa: E402
 
@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from playwright.sync_api import sync_playwright
 
-    port = _free_port()
+    (port,) = free_ports()
     process = subprocess.Popen(
         [sys.executable, "-m", "tensorboard.main", "--logdir", str(logdir), "--host", "127.0.0.1",
          "--port", str(port)],

@@ -63,10 +63,15 @@ class TensorBoard:
         raise TimeoutError(f"tensorboard listed {runs}, expected {sorted(expected)}")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
+def free_ports(count: int = 1) -> list[int]:
+    """`count` distinct free ports on 127.0.0.1 (held open together while they are chosen)."""
+    sockets = [socket.socket() for _ in range(count)]
+    for sock in sockets:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    ports = [sock.getsockname()[1] for sock in sockets]
+    for sock in sockets:
+        sock.close()
+    return ports
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +80,7 @@ def start_tensorboard(tmp_path_factory):
     servers = []
 
     def start(logdir) -> TensorBoard:
-        port = _free_port()
+        (port,) = free_ports()
         log = open(tmp_path_factory.mktemp("tensorboard") / "tensorboard.log", "wb")
         process = subprocess.Popen(
             [sys.executable, "-m", "tensorboard.main", "--logdir", str(logdir),

@@ -29,6 +29,7 @@ import tensorflow_datasets as tfds
 
 from projector_export import ProjectorExportError, validate
 from projector_export.metadata import parse_metadata, unescape_label
+from conftest import free_ports
 from reviews import write_aclimdb
 from training import imdb
 
@@ -220,16 +221,6 @@ WORKER = textwrap.dedent(
     imdb.run(parser.parse_args(sys.argv[1:]))
     """
 )
-
-
-def free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    for sock in sockets:
-        sock.bind(("127.0.0.1", 0))
-    ports = [sock.getsockname()[1] for sock in sockets]
-    for sock in sockets:
-        sock.close()
-    return ports
 
 
 def test_multiworker_strategy_trains_across_two_workers(aclimdb, tmp_path):
