@@ -77,3 +77,43 @@ def _saved_value_class():
             return {"VARIABLE_VALUE": self._tensor}
 
     return SavedValue
+
+
+def copy_checkpoint(run_dir: str, target_dir: str, number: int) -> list[str]:
+    """Copy the run's latest checkpoint into `target_dir` as number `number`.
+
+    The files are hard-linked where possible (they are never written in place)
+    and a `checkpoint` state file naming the new prefix relatively is written.
+    A running TensorBoard re-reads a run's config when this path changes.
+
+    Returns:
+        The names of the run's files this took care of (the old checkpoint's
+        files and its state file), which the caller need not copy.
+    """
+    import os
+
+    import tensorflow as tf
+
+    latest = tf.train.latest_checkpoint(run_dir)
+    if latest is None:
+        return []
+    old_prefix = posixpath.basename(latest)
+    new_prefix = f"{CHECKPOINT_PREFIX}-{number}"
+    handled = [_STATE_FILE]
+    for path in tf.io.gfile.glob(posixpath.join(run_dir, old_prefix + ".*")):
+        name = posixpath.basename(path)
+        target = posixpath.join(target_dir, new_prefix + name[len(old_prefix) :])
+        try:
+            if "://" in path:
+                raise OSError("no hard links on object stores")
+            os.link(path, target)
+        except OSError:
+            tf.io.gfile.copy(path, target, overwrite=True)
+        handled.append(name)
+    with tf.io.gfile.GFile(posixpath.join(target_dir, _STATE_FILE), "w") as f:
+        f.write(f'model_checkpoint_path: "{new_prefix}"\nall_model_checkpoint_paths: "{new_prefix}"\n')
+    return handled
+
+
+# The file in which `tf.train.latest_checkpoint` looks up the latest prefix.
+_STATE_FILE = "checkpoint"

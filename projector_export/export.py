@@ -8,6 +8,7 @@ file, without which `tensorboard --logdir PARENT` does not list the run.
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import hashlib
 import logging
 import os
@@ -20,10 +21,12 @@ from typing import Any
 
 import numpy as np
 
-from projector_export.checkpoint import checkpoint_number, tensor_name, write_checkpoint
-from projector_export.config import CONFIG_FILENAME, ConfigEntry, config_text
+from projector_export.bookmarks import merge_states, origin_key, read_states, state_text, default_label_column
+from projector_export.checkpoint import checkpoint_number, copy_checkpoint, short_name, tensor_name, write_checkpoint
+from projector_export.config import CONFIG_FILENAME, ConfigEntry, config_text, read_config
 from projector_export.errors import ProjectorExportError
-from projector_export.metadata import MetadataTable, metadata_table
+from projector_export.layout import Layout, as_layout, bookmarks_filename, layout_bookmark, require_libraries
+from projector_export.metadata import MetadataTable, metadata_table, parse_metadata
 from projector_export.sprite import Sprite, make_sprite
 
 logger = logging.getLogger(__name__)
@@ -51,6 +54,8 @@ class Embedding:
         sprite: per-point images (N, H, W[, C]) or per-point colours ((N, 3),
             (N, 4) or colour strings), see `make_sprite`.
         sprite_cell_size: swatch size in pixels when `sprite` holds colours.
+        layouts: layouts of every point to compute and offer as bookmarks:
+            method names (`umap`, `tsne`, `pca`) or `Layout`s with settings.
     """
 
     vectors: Any
@@ -58,6 +63,7 @@ class Embedding:
     name: str = "embedding"
     sprite: Any = None
     sprite_cell_size: int | None = None
+    layouts: Iterable[Layout | str] = ()
 
 
 @dataclass(frozen=True)
@@ -98,6 +104,7 @@ def export_embedding(
     name: str = "embedding",
     sprite: Any = None,
     sprite_cell_size: int | None = None,
+    layouts: Iterable[Layout | str] = (),
 ) -> ExportResult:
     """Write one embedding as a run folder that TensorBoard's projector opens.
 
@@ -111,6 +118,8 @@ def export_embedding(
         name: tensor name, letters, digits, `_` and `-`.
         sprite: per-point images or colours (see `Embedding`).
         sprite_cell_size: swatch size in pixels for colour sprites.
+        layouts: layouts of every point to add as bookmarks, e.g. `["umap"]`
+            (see `Layout`; needs `pip install "projector-export[layouts]"`).
 
     Returns:
         An `ExportResult` with the paths, tensor name and shape.
@@ -131,7 +140,7 @@ def export_embedding(
     """
     return export_embeddings(
         run_dir,
-        [Embedding(vectors, metadata, name=name, sprite=sprite, sprite_cell_size=sprite_cell_size)],
+        [Embedding(vectors, metadata, name=name, sprite=sprite, sprite_cell_size=sprite_cell_size, layouts=layouts)],
     )
 
 
@@ -145,6 +154,12 @@ def export_embeddings(run_dir: str, embeddings: Iterable[Embedding]) -> ExportRe
     runs of Keras's TensorBoard callback) are kept.
 
     Identical metadata and sprites are written once and shared.
+
+    Layouts asked for (`Embedding.layouts`) are computed before anything is
+    written and stored as the tensor's bookmarks. A tensor whose vectors are
+    unchanged keeps the bookmarks it had (a new layout of the same method and
+    dims replaces its old one); the bookmarks of a changed tensor are dropped,
+    with a warning, as they show the old vectors.
     """
     import tensorflow as tf
 
@@ -153,11 +168,13 @@ def export_embeddings(run_dir: str, embeddings: Iterable[Embedding]) -> ExportRe
     parent, base = posixpath.split(run_dir)
     tf.io.gfile.makedirs(parent or ".")
     _recover_leftovers(parent, base)
+    bookmarks = _bookmarks(run_dir, prepared)
 
     staging = posixpath.join(parent, f".{base}.export-{os.getpid()}-{uuid.uuid4().hex[:8]}")
     tf.io.gfile.makedirs(staging)
     try:
         entries, files = _write_assets(staging, prepared)
+        entries = _write_bookmarks(staging, entries, prepared, bookmarks)
         number = checkpoint_number(run_dir) + 1
         prefix = write_checkpoint(staging, {item.name: item.vectors for item in prepared}, number)
         _write_text(posixpath.join(staging, CONFIG_FILENAME), config_text(entries))
@@ -193,6 +210,7 @@ class _Prepared:
     vectors: np.ndarray
     metadata: MetadataTable | None
     sprite: Sprite | None
+    layouts: tuple[Layout, ...] = ()
 
 
 def safe_tensor_name(text: str) -> str:
@@ -220,8 +238,95 @@ def _prepare(embeddings: list[Embedding]) -> list[_Prepared]:
         sprite = None
         if embedding.sprite is not None:
             sprite = make_sprite(embedding.sprite, len(vectors), cell_size=embedding.sprite_cell_size)
-        prepared.append(_Prepared(name, vectors, table, sprite))
+        prepared.append(_Prepared(name, vectors, table, sprite, _layouts(embedding.layouts, name)))
     return prepared
+
+
+def _layouts(layouts: Iterable[Layout | str], name: str) -> tuple[Layout, ...]:
+    if isinstance(layouts, (str, Layout)):
+        layouts = [layouts]
+    checked = tuple(as_layout(layout) for layout in layouts)
+    seen = set()
+    for layout in checked:
+        key = (layout.method, layout.dims)
+        if key in seen:
+            raise ProjectorExportError(
+                f"tensor {name!r} asks twice for a {layout.dims}-D {layout.method} layout; each method and "
+                "dims makes one bookmark, so give it once"
+            )
+        seen.add(key)
+        require_libraries(layout)
+    return checked
+
+
+def _bookmarks(run_dir: str, prepared: list[_Prepared]) -> dict[str, str]:
+    """Each tensor's bookmarks file: its new layouts, and the old bookmarks of unchanged vectors."""
+    old = _old_bookmarks(run_dir, prepared)
+    texts = {}
+    for item in prepared:
+        new = {}
+        if item.layouts:
+            header, rows = parse_metadata(item.metadata.to_tsv()) if item.metadata else (["label"], [])
+            label_column = default_label_column(header, rows)
+            for layout in item.layouts:
+                logger.info("computing a %d-D %s layout of %r", layout.dims, layout.method, item.name)
+                bookmark = layout_bookmark(item.vectors, layout)
+                new[(layout.method, layout.dims)] = state_text(bookmark, label_column=label_column)
+        states = old.get(item.name, [])
+        if new or states:
+            texts[item.name] = merge_states(states, new)
+    return texts
+
+
+def _old_bookmarks(run_dir: str, prepared: list[_Prepared]) -> dict[str, list[dict]]:
+    """The bookmarks of the existing run's tensors whose vectors this export leaves unchanged."""
+    import tensorflow as tf
+
+    if not tf.io.gfile.exists(posixpath.join(run_dir, CONFIG_FILENAME)):
+        return {}
+    try:
+        config = read_config(run_dir)
+    except Exception:  # noqa: BLE001 - an unreadable old config has no bookmarks to keep
+        return {}
+    items = {item.name: item for item in prepared}
+    kept = {}
+    for entry in config.embeddings:
+        key = entry.tensor_name.removesuffix(":0")
+        item = items.get(short_name(key))
+        if not entry.bookmarks_path or item is None:
+            continue
+        path = posixpath.join(run_dir, entry.bookmarks_path)
+        try:
+            old_vectors = tf.train.load_checkpoint(run_dir).get_tensor(key)
+            with tf.io.gfile.GFile(path, "rb") as f:
+                states = read_states(f.read(), path)
+        except (ProjectorExportError, tf.errors.OpError, ValueError) as error:
+            logger.warning("the old bookmarks of tensor %r are not kept: %s", item.name, error)
+            continue
+        if old_vectors.shape == item.vectors.shape and np.array_equal(old_vectors, item.vectors):
+            kept[item.name] = states
+            continue
+        replaced = {(layout.method, layout.dims) for layout in item.layouts}
+        dropped = [state for state in states if origin_key(state) not in replaced]
+        if dropped:
+            logger.warning(
+                "tensor %r has new vectors, so its %d old bookmark(s) (%s) are dropped: they show the old "
+                "vectors; add layouts again with `projector-export layout` or layouts=[...]",
+                item.name, len(dropped), ", ".join(repr(s.get("label", "")) for s in dropped if isinstance(s, dict)),
+            )
+    return kept
+
+
+def _write_bookmarks(staging: str, entries: list[ConfigEntry], prepared: list[_Prepared], bookmarks: dict) -> list:
+    """Write each tensor's bookmarks file; return the config entries naming them."""
+    written = []
+    for item, entry in zip(prepared, entries):
+        if item.name in bookmarks:
+            filename = bookmarks_filename(item.name)
+            _write_text(posixpath.join(staging, filename), bookmarks[item.name])
+            entry = dataclasses.replace(entry, bookmarks_path=filename)
+        written.append(entry)
+    return written
 
 
 def as_matrix(vectors: Any, name: str = "embedding") -> np.ndarray:
@@ -370,6 +475,56 @@ def _move_into_place(staging: str, run_dir: str) -> None:
     # `staging` now holds the previous run: carry its subfolders over.
     _carry_subfolders(staging, run_dir)
     _discard(staging)
+
+
+def replace_run_files(run_dir: str, files: dict[str, bytes]) -> None:
+    """Replace some files of an existing run at once, keeping the others.
+
+    The run's files are copied into a staging folder beside it (as hard links
+    where possible: no file of a run is written in place), `files` are written
+    over the copy, the checkpoint is renumbered so that a running TensorBoard
+    re-reads the config, and the copy is swapped in as by `export_embeddings`.
+    """
+    import tensorflow as tf
+
+    run_dir = _normalise_dir(run_dir)
+    parent, base = posixpath.split(run_dir)
+    _recover_leftovers(parent, base)
+    staging = posixpath.join(parent, f".{base}.export-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    tf.io.gfile.makedirs(staging)
+    try:
+        taken = set(copy_checkpoint(run_dir, staging, checkpoint_number(run_dir) + 1)) | set(files)
+        events = []
+        for entry in tf.io.gfile.listdir(run_dir):
+            entry = entry.rstrip("/")
+            source = posixpath.join(run_dir, entry)
+            if entry in taken or tf.io.gfile.isdir(source):
+                continue
+            if entry.startswith("events.out.tfevents"):
+                events.append(entry)
+                continue
+            _link_or_copy(source, posixpath.join(staging, entry))
+        for name, content in files.items():
+            _write_bytes(posixpath.join(staging, name), content)
+        for entry in events:  # last: from here the folder counts as a complete run
+            _link_or_copy(posixpath.join(run_dir, entry), posixpath.join(staging, entry))
+        _move_into_place(staging, run_dir)
+    except BaseException:
+        if tf.io.gfile.exists(staging):
+            _discard(staging)
+        raise
+
+
+def _link_or_copy(source: str, target: str) -> None:
+    import tensorflow as tf
+
+    if "://" not in source:
+        try:
+            os.link(source, target)
+            return
+        except OSError:
+            pass
+    tf.io.gfile.copy(source, target)
 
 
 def _carry_subfolders(old: str, run_dir: str) -> None:
