@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     tsv.add_argument("run_dir", metavar="RUN_DIR")
     tsv.add_argument("--out", required=True, metavar="DIR", help="output folder")
-    tsv.add_argument("--tensor", metavar="NAME", help="which tensor (default: the only one, or 'final')")
+    tsv.add_argument("--tensor", metavar="NAME", help="which tensor (default: the one the projector opens first)")
     tsv.set_defaults(handler=_tsv)
 
     neighbours = commands.add_parser(
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     neighbours.add_argument("run_dir", metavar="RUN_DIR")
     neighbours.add_argument("query", metavar="QUERY")
     neighbours.add_argument("-k", type=int, default=10, help="how many neighbours (default: 10)")
-    neighbours.add_argument("--tensor", metavar="NAME", help="which tensor (default: the only one, or 'final')")
+    neighbours.add_argument("--tensor", metavar="NAME", help="which tensor (default: the one the projector opens first)")
     neighbours.set_defaults(handler=_neighbours)
 
     check = commands.add_parser(
@@ -126,7 +126,7 @@ def _tsv(args: argparse.Namespace) -> int:
 
     with _Progress("writing vectors.tsv") as progress:
         result = export_standalone(args.run_dir, args.out, tensor=args.tensor, progress=progress)
-    print(f"wrote {result.shape[0]:,} x {result.shape[1]} tensor {result.tensor_name!r} to {args.out}:")
+    print(f"wrote {result.shape[0]:,} x {result.shape[1]} tensor {result.name!r} to {args.out}:")
     print("  vectors.tsv, metadata.tsv: load them with the Load button of https://projector.tensorflow.org")
     print("  projector_config.json, tensor.bytes: for a self-hosted standalone projector")
     return 0

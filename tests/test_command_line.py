@@ -79,7 +79,7 @@ def exported(tmp_path_factory, start_tensorboard):
 def test_each_input_format_round_trips_through_tensorboard(exported, run, tensor):
     server, given, _ = exported
     vectors, labels = given[run]
-    name = f"{tensor}/.ATTRIBUTES/VARIABLE_VALUE"
+    name = tensor
     np.testing.assert_array_equal(server.tensor(run, name, vectors.shape), vectors)
     header, rows = parse_metadata(server.metadata(run, name))
     assert [unescape_label(row[0]) for row in rows] == labels
@@ -90,9 +90,9 @@ def test_each_input_format_round_trips_through_tensorboard(exported, run, tensor
 def test_every_embedding_layer_of_a_keras_model_becomes_a_tensor(exported):
     server, given, _ = exported
     listed = {e["tensorName"]: e["tensorShape"] for e in server.info("keras")["embeddings"]}
-    assert listed == {"colours/.ATTRIBUTES/VARIABLE_VALUE": [7, 3], "words/.ATTRIBUTES/VARIABLE_VALUE": [5, 4]}
+    assert listed == {"colours": [7, 3], "words": [5, 4]}
     for layer, weights in given["keras"].items():
-        np.testing.assert_array_equal(server.tensor("keras", f"{layer}/.ATTRIBUTES/VARIABLE_VALUE", weights.shape), weights)
+        np.testing.assert_array_equal(server.tensor("keras", layer, weights.shape), weights)
 
 
 def test_export_says_where_the_run_went(tmp_path, capsys):

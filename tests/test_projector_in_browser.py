@@ -64,7 +64,7 @@ def projector(tmp_path_factory, start_tensorboard, browser):
 def test_page_shows_every_point_with_its_label_and_sprite(projector, run, tensor, points, dimension, sprite):
     if points == "vocabulary":
         points = projector.imdb_rows  # padding, the subwords of the vocabulary built here, 256 bytes
-    shown = projector.show(run, f"{tensor}/.ATTRIBUTES/VARIABLE_VALUE")
+    shown = projector.show(run, tensor)
     path = projector.screenshot(f"browser-{run.replace('/', '-')}-{tensor}")
     print(f"screenshot of run {run!r}: {path}")
     assert (shown.points, shown.dimension) == (points, dimension)
@@ -82,7 +82,7 @@ def test_page_shows_every_point_with_its_label_and_sprite(projector, run, tensor
         assert shown.first_labels[0] == "<pad>"
         assert {"kind", "count", "sentiment"} <= set(shown.colour_options)
         assert projector.colour_by("sentiment") == "sentiment"
-        assert projector.show(run, f"{tensor}/.ATTRIBUTES/VARIABLE_VALUE").errors == []
+        assert projector.show(run, tensor).errors == []
         projector.screenshot(f"browser-imdb-{tensor}-by-sentiment")
 
 
@@ -93,7 +93,7 @@ def test_page_reports_what_raw_labels_break(tmp_path, start_tensorboard, browser
     server = start_tensorboard(tmp_path)
     server.wait_for_runs({"raw"})
     page = ProjectorPage(browser, server.url)
-    shown = page.show("raw", "embedding/.ATTRIBUTES/VARIABLE_VALUE")
+    shown = page.show("raw", "embedding")
     page.screenshot("browser-raw-labels")
     page.page.close()
     assert any("Number of tensors (10) do not match the number of lines in metadata (8)" in e for e in shown.errors)
@@ -110,9 +110,9 @@ def test_page_draws_no_point_of_a_two_column_tensor_but_of_our_export(tmp_path, 
     server = start_tensorboard(tmp_path)
     server.wait_for_runs({"ours", "raw"})
     page = ProjectorPage(browser, server.url)
-    raw = page.show("raw", "embedding/.ATTRIBUTES/VARIABLE_VALUE")
+    raw = page.show("raw", "embedding")
     page.screenshot("browser-raw-two-columns")
-    ours = page.show("ours", "embedding/.ATTRIBUTES/VARIABLE_VALUE")
+    ours = page.show("ours", "embedding")
     page.page.close()
     assert (raw.points, raw.dimension, raw.variance) == (30, 2, "Total variance described: NaN%.")
     assert (ours.points, ours.dimension, ours.variance) == (30, 3, "Total variance described: 100.0%.")
