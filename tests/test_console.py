@@ -76,3 +76,32 @@ def test_the_filter_passes_everything_else_in_order(tmp_path):
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, cwd=tmp_path)
     assert done.returncode == 1
     assert done.stderr == b"\rreading: 1 rows\rreading: 2 rows\nIt works: I said so.\nerror: something the user must see\n"
+
+
+TFDS_RUN = textwrap.dedent(
+    """
+    import os, sys
+    import tensorflow_datasets as tfds
+    from training.cli import main
+    data_dir = os.path.abspath("tensorflow_datasets")
+    builder = tfds.builder("imdb_reviews", data_dir=data_dir)
+    os.makedirs(builder.data_dir, exist_ok=True)
+    builder.info.write_to_directory(builder.data_dir)
+    with tfds.testing.mock_data(num_examples=20, data_dir=data_dir):
+        sys.exit(main(sys.argv[1:] + ["imdb", "--data-dir", data_dir, "--logdir", "logs", "--epochs", "1",
+                                      "--vocab-size", "300"]))
+    """
+)
+
+
+def test_tfds_warnings_stay_off_the_console_too(tmp_path):
+    """Reading IMDB through tfds (mocked here) logs deprecation warnings meant for developers."""
+    script = tmp_path / "tfds_run.py"
+    script.write_text(TFDS_RUN)
+    quiet = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True)
+    assert quiet.returncode == 0, quiet.stderr[-3000:]
+    assert "20 training and 20 test reviews" in quiet.stdout
+    assert not re.search(r"WARNING:(absl|tensorflow)|deprecated", quiet.stdout + quiet.stderr), quiet.stderr
+    assert not NATIVE.search(quiet.stdout + quiet.stderr), quiet.stderr
+    verbose = subprocess.run([sys.executable, str(script), "--verbose"], cwd=tmp_path, capture_output=True, text=True)
+    assert "WARNING:absl" in verbose.stderr  # what the quiet run held back
