@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
             page = ProjectorPage(browser, server.url)
             for name, (run, colour) in SHOTS.items():
-                shown = page.show(run, "final/.ATTRIBUTES/VARIABLE_VALUE")
+                shown = page.show(run, "final")
                 if colour:
                     page.colour_by(colour)
                 page.page.wait_for_timeout(3000)  # the scatter plot settles

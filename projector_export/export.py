@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from projector_export.bookmarks import merge_states, origin_key, read_states, state_text, default_label_column
-from projector_export.checkpoint import checkpoint_number, copy_checkpoint, short_name, tensor_name, write_checkpoint
+from projector_export.bookmarks import default_label_column, merge_states, origin_key, read_states, state_text
+from projector_export.checkpoint import checkpoint_number, copy_checkpoint, name_of_key, write_checkpoint
 from projector_export.config import CONFIG_FILENAME, ConfigEntry, config_text, read_config
 from projector_export.errors import ProjectorExportError
 from projector_export.layout import Layout, as_layout, bookmarks_filename, layout_bookmark, require_libraries
@@ -68,10 +68,12 @@ class Embedding:
 
 @dataclass(frozen=True)
 class ExportedTensor:
-    """Where one exported tensor went; paths are absolute (or full gs:// URLs)."""
+    """Where one exported tensor went; paths are absolute (or full gs:// URLs).
+
+    `name` is also the tensor's checkpoint key and what the projector lists.
+    """
 
     name: str
-    tensor_name: str
     shape: tuple[int, int]
     metadata_path: str | None
     sprite_path: str | None
@@ -87,9 +89,9 @@ class ExportResult:
     tensors: tuple[ExportedTensor, ...]
 
     @property
-    def tensor_name(self) -> str:
-        """The first tensor's checkpoint name, as the projector lists it."""
-        return self.tensors[0].tensor_name
+    def name(self) -> str:
+        """The first tensor's name, as the projector lists it."""
+        return self.tensors[0].name
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -135,7 +137,7 @@ def export_embedding(
 
     vectors = np.random.default_rng(0).normal(size=(3, 8))
     result = export_embedding("logs/demo", vectors, ["cat", "dog", "fish"])
-    print(result.tensor_name, result.shape)  # embedding/.ATTRIBUTES/VARIABLE_VALUE (3, 8)
+    print(result.name, result.shape)  # embedding (3, 8)
     ```
     """
     return export_embeddings(
@@ -189,7 +191,6 @@ def export_embeddings(run_dir: str, embeddings: Iterable[Embedding]) -> ExportRe
     tensors = tuple(
         ExportedTensor(
             name=item.name,
-            tensor_name=entry.tensor_name,
             shape=item.vectors.shape,
             metadata_path=_under(run_dir, entry.metadata_path),
             sprite_path=_under(run_dir, entry.sprite_path),
@@ -225,10 +226,9 @@ def _prepare(embeddings: list[Embedding]) -> list[_Prepared]:
     prepared = []
     for embedding in embeddings:
         name = embedding.name
-        if not isinstance(name, str) or not _NAME_RE.fullmatch(name) or name == "save_counter":
+        if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
             raise ProjectorExportError(
-                f"tensor name {name!r} is not allowed; use letters, digits, '_' and '-' "
-                "(and not 'save_counter'), e.g. 'epoch-003'"
+                f"tensor name {name!r} is not allowed; use letters, digits, '_' and '-', e.g. 'epoch-003'"
             )
         if name in seen:
             raise ProjectorExportError(f"tensor name {name!r} is used twice; give each embedding its own name")
@@ -292,7 +292,7 @@ def _old_bookmarks(run_dir: str, prepared: list[_Prepared]) -> dict[str, list[di
     kept = {}
     for entry in config.embeddings:
         key = entry.tensor_name.removesuffix(":0")
-        item = items.get(short_name(key))
+        item = items.get(name_of_key(key))
         if not entry.bookmarks_path or item is None:
             continue
         path = posixpath.join(run_dir, entry.bookmarks_path)
@@ -421,7 +421,7 @@ def _write_assets(staging: str, prepared: list[_Prepared]) -> tuple[list[ConfigE
             sprite_path = _write_once(staging, f"{item.name}.sprite.png", png, written)
         entries.append(
             ConfigEntry(
-                tensor_name=tensor_name(item.name),
+                tensor_name=item.name,
                 metadata_path=metadata_path,
                 sprite_path=sprite_path,
                 single_image_dim=item.sprite.single_image_dim if item.sprite else None,

@@ -107,7 +107,7 @@ class LayoutResult:
     """A layout added to a run: where it went and what its bookmark says."""
 
     run_dir: str
-    tensor_name: str
+    tensor: str  # the tensor's name
     method: str
     dims: int
     points: int  # rows laid out: every row, up to the 100,000 the page loads
@@ -197,16 +197,16 @@ def add_layout(
     bookmark = layout_bookmark(run.vectors, layout, progress=progress)
     seconds = time.monotonic() - start
     text = state_text(bookmark, label_column=default_label_column(header, rows))
-    filename = bookmarks_filename(run.short_name)
+    filename = bookmarks_filename(run.name)
     if progress:
         progress("writing the bookmark")
-    written = _add_bookmark(run.run_dir, run.tensor_name, filename, {(layout.method, layout.dims): text})
+    written = _add_bookmark(run.run_dir, run.key, filename, {(layout.method, layout.dims): text})
     coordinates_path = None
     if out is not None:
         coordinates_path = write_coordinates(out, bookmark.coordinates, header if rows else None, rows)
     return LayoutResult(
         run_dir=run.run_dir,
-        tensor_name=run.tensor_name,
+        tensor=run.name,
         method=layout.method,
         dims=layout.dims,
         points=len(bookmark.coordinates),
@@ -442,7 +442,7 @@ def write_coordinates(path: str, coordinates: np.ndarray, header: list[str] | No
     return path
 
 
-def _add_bookmark(run_dir: str, tensor_name: str, filename: str, new: dict[tuple[str, int], str]) -> str:
+def _add_bookmark(run_dir: str, key: str, filename: str, new: dict[tuple[str, int], str]) -> str:
     """Merge `new` bookmark states into the tensor's bookmarks file and write the run.
 
     The one place that writes into an existing run; returns the bookmarks
@@ -453,7 +453,7 @@ def _add_bookmark(run_dir: str, tensor_name: str, filename: str, new: dict[tuple
     from projector_export.config import CONFIG_FILENAME, read_config, with_bookmarks_path
 
     config = read_config(run_dir)
-    entry = next(e for e in config.embeddings if e.tensor_name.removesuffix(":0") == tensor_name)
+    entry = next(e for e in config.embeddings if e.tensor_name.removesuffix(":0") == key)
     existing = []
     if entry.bookmarks_path:
         path = posixpath.join(run_dir, entry.bookmarks_path)
@@ -467,7 +467,7 @@ def _add_bookmark(run_dir: str, tensor_name: str, filename: str, new: dict[tuple
         run_dir,
         {
             filename: text.encode("utf-8"),
-            CONFIG_FILENAME: with_bookmarks_path(config, tensor_name, filename).encode("utf-8"),
+            CONFIG_FILENAME: with_bookmarks_path(config, key, filename).encode("utf-8"),
         },
     )
     return filename
