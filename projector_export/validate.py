@@ -65,7 +65,9 @@ def validate(logdir: str) -> ValidationReport:
     run has an event file (else TensorBoard does not list it); a checkpoint is
     found; every tensor named in the config exists and is 2-D; metadata rows
     equal tensor rows under the frontend's parsing rules; the sprite exists,
-    fits 8192 px and has a cell for every point.
+    fits 8192 px and has a cell for every point; bookmarks parse and load
+    (every field the loader reads, one projection per point, the keys of the
+    selected view).
 
     Example:
 
@@ -170,6 +172,8 @@ def _check_run(logdir: str, run_dir: str, config_dir: str, run_files: list[str],
             _check_metadata(run, name, embedding.metadata_path, config_dir, rows, problems)
         if embedding.sprite.image_path:
             _check_sprite(run, name, embedding.sprite, config_dir, rows, problems)
+        if embedding.bookmarks_path:
+            _check_bookmarks(run, name, embedding.bookmarks_path, config_dir, rows, report)
 
 
 def _checkpoint_reader(config, run_dir: str):
@@ -358,3 +362,30 @@ def _check_sprite(run, name, sprite, config_dir, rows, problems) -> None:
                 _REEXPORT,
             )
         )
+
+
+def _check_bookmarks(run, name, relative, config_dir, rows, report) -> None:
+    """The bookmarks file as the projector's loader reads it (see `bookmarks.check_states`)."""
+    import json
+
+    import tensorflow as tf
+
+    from projector_export.bookmarks import check_states
+
+    path = _asset_path(run, name, relative, config_dir, "bookmarks file", report.problems)
+    if path is None:
+        return
+    with tf.io.gfile.GFile(path, "rb") as f:
+        data = f.read()
+    try:
+        states = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        report.problems.append(
+            Problem(run, name, f"bookmarks {relative!r} is not JSON ({error}), so the Bookmarks tray stays empty",
+                    "rewrite it with `projector-export layout RUN --method ...`, or delete it and its "
+                    "bookmarks_path line")
+        )
+        return
+    problems, notes = check_states(states, rows)
+    report.problems.extend(Problem(run, name, f"bookmarks {relative!r}: {message}", fix) for message, fix in problems)
+    report.notes.extend(f"run {run!r}, tensor {name!r}: {note}" for note in notes)
