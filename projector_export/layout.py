@@ -18,6 +18,7 @@ print(result.label)  # UMAP (3-D) of all 8,185 points, n_neighbors 15, min_dist 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import io
 import logging
 import os
@@ -126,6 +127,20 @@ def as_layout(layout: Layout | str) -> Layout:
     if isinstance(layout, str):
         return Layout(layout)
     raise ProjectorExportError(f"a layout is a Layout or one of {', '.join(METHODS)}, not {layout!r}")
+
+
+def installed(method: str) -> bool:
+    """Whether the library that computes `method` layouts is installed (PCA needs none).
+
+    Example:
+
+    ```python
+    layouts = ["umap"] if installed("umap") else []
+    ```
+    """
+    if method not in _LIBRARIES:
+        return method in METHODS
+    return importlib.util.find_spec(_LIBRARIES[method][0]) is not None
 
 
 def require_libraries(layout: Layout) -> None:

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from clusters import clustered_matrix, knn_preservation
+from conftest import require_layout_libraries
 from projector_export import Embedding, Layout, ProjectorExportError, add_layout, export_embedding, export_embeddings
 from projector_export import validate
 from projector_export.cli import main
@@ -39,6 +40,7 @@ def words(tmp_path_factory):
 @pytest.fixture(scope="module")
 def with_umap(words, tmp_path_factory):
     """The run after `projector-export layout RUN --method umap --seed 0 --out coords.tsv`."""
+    require_layout_libraries()
     logs, vectors, table = words
     out = tmp_path_factory.mktemp("out") / "coords.tsv"
     before = files_of(logs / "words")
@@ -119,6 +121,18 @@ def test_rerunning_a_method_replaces_its_bookmark_and_keeps_the_rest(with_umap):
     assert (run / "checkpoint").read_text().startswith('model_checkpoint_path: "embeddings.ckpt-6"')
     assert not [name for name in os.listdir(logs) if name.startswith(".")]  # no staging folder left
     assert validate(str(logs)).ok
+
+
+def test_a_3d_tsne_is_stored_under_the_umap_tabs_keys(tmp_path):
+    """The Custom view is 2-D; in 3-D the UMAP tab is the view that shows stored points as they are."""
+    require_layout_libraries()
+    vectors, _ = clustered_matrix(300, 8, clusters=4)
+    export_embedding(tmp_path / "run", vectors, name="final", layouts=[Layout("tsne", dims=3, perplexity=10)])
+    (state,) = json.loads((tmp_path / "run" / "final.bookmarks.json").read_text())
+    assert state["label"].endswith("perplexity 10; computed once, shown in the UMAP tab")
+    assert (state["selectedProjection"], state["umapIs3d"]) == ("umap", True)
+    assert {"umap-0", "umap-1", "umap-2", "pca-0"} <= set(state["projections"][0])
+    assert validate(str(tmp_path)).ok
 
 
 def test_a_running_tensorboard_offers_a_new_bookmark(tmp_path, start_tensorboard):

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from clusters import clustered_matrix
+from conftest import require_layout_libraries
 from projector_export import Layout, export_embedding
 from projector_page import CHROMIUM, CHROMIUM_FLAGS, ProjectorPage, require_browser
 
@@ -22,6 +23,7 @@ _STATE_JS = f"""() => {{
     components: projection ? projection.projectionComponents : null,
     bookmarks: projector.shadowRoot.querySelector('vz-projector-bookmark-panel').savedStates.map(s => s.label),
     labelBy: projector.selectedLabelOption,
+    colourBy: projector.selectedColorOption ? projector.selectedColorOption.name : null,
     tsneRunning: projector.dataSet.hasTSNERun || !projector.dataSet.tSNEShouldStop,
   }};
 }}"""
@@ -48,6 +50,7 @@ def browser():
 
 @pytest.fixture(scope="module")
 def projector(tmp_path_factory, start_tensorboard, browser):
+    require_layout_libraries()
     vectors, clusters = clustered_matrix(ROWS, 16, clusters=15, seed=2)
     table = {"word": [f"w{i}" for i in range(ROWS)], "cluster": [str(c) for c in clusters]}
     logs = tmp_path_factory.mktemp("logs")
@@ -62,6 +65,7 @@ def projector(tmp_path_factory, start_tensorboard, browser):
     page.page.on("pageerror", lambda error: page.errors.append(str(error)))
     shown = page.show("layouts", "final")
     assert (shown.points, shown.dimension) == (ROWS, 16)
+    assert page.colour_by("cluster") == "cluster"
     page.states = states
     yield page
     page.page.close()
@@ -113,6 +117,7 @@ def test_a_click_draws_every_point_at_its_precomputed_coordinates(projector, ind
     assert shown["view"] == view
     assert shown["components"][: len(keys)] == keys
     assert shown["labelBy"] == "word"  # the label column stays the page's own choice
+    assert shown["colourBy"] == "cluster"  # and the points keep their colours
     assert_drawn_at(projector, keys, expected)
     projector.screenshot(f"layouts-bookmark-{view}")
     projector.page.wait_for_timeout(8000)  # a `tsne` bookmark would have restarted t-SNE by now
