@@ -11,7 +11,7 @@ import keras
 import numpy as np
 
 from projector_export.export import Embedding, export_embeddings, safe_tensor_name
-from projector_export.metadata import metadata_rows
+from projector_export.arrays import per_point_rows
 
 logger = logging.getLogger(__name__)
 
@@ -127,7 +127,7 @@ class ProjectorCallback(keras.callbacks.Callback):
 
     @staticmethod
     def _fits(value: Any, rows: int) -> Any:
-        return value if value is not None and metadata_rows(value) == rows else None
+        return value if value is not None and per_point_rows(value) == rows else None
 
 
 def embedding_layers(model: keras.Model) -> list[keras.layers.Embedding]:

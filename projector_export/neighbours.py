@@ -8,7 +8,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from projector_export.errors import ProjectorExportError
-from projector_export.metadata import parse_metadata, unescape_label
 from projector_export.runs import read_run_tensor
 
 
@@ -39,17 +38,10 @@ def nearest_neighbours(run_dir: str, query: str, k: int = 10, tensor: str | None
         print(n.label, round(n.distance, 3))
     ```
     """
-    import tensorflow as tf
-
     if k < 1:
-        raise ProjectorExportError(f"-k must be at least 1, not {k}")
+        raise ProjectorExportError(f"k={k}: ask for at least 1 neighbour")
     run = read_run_tensor(run_dir, tensor)
-    if run.metadata_path:
-        with tf.io.gfile.GFile(run.metadata_path, "rb") as f:
-            _, rows = parse_metadata(f.read().decode("utf-8"))
-        labels = [unescape_label(row[0]) for row in rows]
-    else:
-        labels = [str(i) for i in range(len(run.vectors))]
+    labels = run.labels()
     row = _find(query, labels, run.run_dir)
 
     norms = np.linalg.norm(run.vectors, axis=1)
