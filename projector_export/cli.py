@@ -6,6 +6,7 @@ TensorFlow is imported only inside the commands, so `--help` answers at once.
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import os
 import posixpath
@@ -75,8 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     from projector_export.errors import ProjectorExportError
 
-    package_logger = logging.getLogger("projector_export")
-    package_logger.addFilter(_reword_for_the_command_line)
+    make_record = logging.getLogRecordFactory()
+    logging.setLogRecordFactory(functools.partial(_reworded_record, make_record))
     try:
         return args.handler(args)
     except (ProjectorExportError, OSError) as error:
@@ -87,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     finally:
-        package_logger.removeFilter(_reword_for_the_command_line)
+        logging.setLogRecordFactory(make_record)
 
 
 # Library messages name parameters (`max_rows=10`); on the command line they are flags.
@@ -100,10 +101,13 @@ def _flags(text: str) -> str:
     return _PARAMETER_RE.sub(lambda m: f"{_FLAGS[m[1]]} {m[2]}".rstrip(), text)
 
 
-def _reword_for_the_command_line(record: logging.LogRecord) -> bool:
-    """A logging filter: the package's warnings name flags, as its errors do here."""
-    record.msg, record.args = _flags(record.getMessage()), None
-    return True
+def _reworded_record(make_record, name, *args, **kwargs) -> logging.LogRecord:
+    """The package's warnings as this command shows them: flags for parameters, on a line of their own."""
+    record = make_record(name, *args, **kwargs)
+    if name.startswith("projector_export"):
+        record.msg, record.args = _flags(record.getMessage()), None
+        _Progress.end_line()
+    return record
 
 
 def _one_line(error: Exception) -> str:
@@ -164,20 +168,17 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 class _Progress:
-    """A one-line progress counter on stderr, shown once a job has run for two seconds.
+    """A one-line progress counter on stderr, shown once a job has run for two seconds."""
 
-    A warning logged meanwhile starts on a line of its own.
-    """
+    shown = False  # whether a progress line is on the screen, unfinished
 
     def __init__(self, label: str):
         self.label = label
-        self.shown = False
 
     def __enter__(self):
         import time
 
         self.start = time.monotonic()
-        logging.getLogger("projector_export").addFilter(self._end_line)
         return self
 
     def __call__(self, done: int, total: int | None = None) -> None:
@@ -187,17 +188,16 @@ class _Progress:
             return
         share = f" of {total:,} ({100 * done / total:.0f}%)" if total else ""
         print(f"\r{self.label}: {done:,} rows{share}", end="", file=sys.stderr, flush=True)
-        self.shown = True
+        _Progress.shown = True
 
-    def _end_line(self, record: logging.LogRecord) -> bool:
-        if self.shown:
+    @staticmethod
+    def end_line() -> None:
+        if _Progress.shown:
             print(file=sys.stderr)
-            self.shown = False
-        return True
+            _Progress.shown = False
 
     def __exit__(self, *exc):
-        logging.getLogger("projector_export").removeFilter(self._end_line)
-        self._end_line(None)
+        self.end_line()
 
 
 if __name__ == "__main__":
