@@ -10,8 +10,8 @@ from typing import Any
 import keras
 import numpy as np
 
-from projector_export.export import Embedding, export_embeddings, safe_tensor_name
 from projector_export.arrays import per_point_rows
+from projector_export.export import Embedding, export_embeddings, safe_tensor_name
 
 logger = logging.getLogger(__name__)
 

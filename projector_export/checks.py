@@ -10,11 +10,10 @@ import io
 
 import numpy as np
 
-from projector_export.errors import ProjectorExportError
+from projector_export.errors import REEXPORT, ProjectorExportError
 from projector_export.files import decode_utf8, file_size, inside, read_bytes
 from projector_export.metadata import parse_metadata
 from projector_export.problems import Problem
-from projector_export.runs import REEXPORT
 from projector_export.sprite import MAX_SPRITE_PX
 
 

@@ -176,14 +176,13 @@ class _Progress:
         self.label = label
 
     def __enter__(self):
-        import time
-
-        self.start = time.monotonic()
+        self.start = None  # from the first report: starting TensorFlow is not the job
         return self
 
     def __call__(self, done: int, total: int | None = None) -> None:
         import time
 
+        self.start = self.start or time.monotonic()
         if time.monotonic() - self.start < 2.0:
             return
         share = f" of {total:,} ({100 * done / total:.0f}%)" if total else ""

@@ -14,10 +14,12 @@ Local paths are checked on the file system; URLs (`gs://...`, anything
 from __future__ import annotations
 
 import codecs
+import contextlib
 import errno
 import os
 import posixpath
 import stat
+from collections.abc import Iterator
 
 from projector_export.errors import ProjectorExportError
 
@@ -195,3 +197,54 @@ def utf8_lines(path: str, what: str, *, fix: str = "save it as UTF-8"):
             except UnicodeDecodeError:
                 raise ProjectorExportError(f"{_named(what, path)}, line {number}: not UTF-8 text; {fix}") from None
             yield number, line.removeprefix(BOM) if number == 1 else line
+
+
+@contextlib.contextmanager
+def write_errors(target: str) -> Iterator[None]:
+    """Turn what the file system refuses (disk full, read-only, names too long) into one OSError line."""
+    import tensorflow as tf
+
+    try:
+        yield
+    except ProjectorExportError:
+        raise
+    except (OSError, tf.errors.OpError) as error:
+        code = _errno(error)
+        advice = {
+            errno.ENOSPC: "free some space and export again",
+            errno.EDQUOT: "free some space and export again",
+            errno.EROFS: "choose a folder you can write to",
+            errno.EACCES: "choose a folder you can write to",
+            errno.EPERM: "choose a folder you can write to",
+            errno.ENAMETOOLONG: "choose a shorter name",
+            errno.ENOTDIR: "a part of the path is a file, not a folder: choose another path",
+            errno.EEXIST: "a part of the path is a file, not a folder: choose another path",
+        }.get(code, "the previous folder is unchanged")
+        raise OSError(code, f"could not write {target}: {os_reason(error)}; {advice}") from None
+
+
+_TF_REASONS = {
+    "No space left": errno.ENOSPC, "Disk quota": errno.EDQUOT, "Read-only file system": errno.EROFS,
+    "Permission denied": errno.EACCES, "Operation not permitted": errno.EPERM,
+    "File name too long": errno.ENAMETOOLONG, "Not a directory": errno.ENOTDIR, "File too large": errno.EFBIG,
+    "already exists": errno.EEXIST,
+}
+
+
+def _errno(error: Exception) -> int | None:
+    if isinstance(error, OSError) and error.errno:
+        return error.errno
+    text = str(error)
+    return next((code for phrase, code in _TF_REASONS.items() if phrase in text), None)
+
+
+def os_reason(error: Exception) -> str:
+    """An OSError or TensorFlow error in a few words, on one line."""
+    if isinstance(error, OSError) and error.strerror:
+        where = f" ({os.fsdecode(error.filename)})" if error.filename else ""
+        return error.strerror + where
+    code = _errno(error)
+    if code is not None:
+        return os.strerror(code)
+    text = getattr(error, "message", None) or str(error) or type(error).__name__
+    return " ".join(text.split())[:300]

@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import os
 import posixpath
 import re
 
 from projector_export.checkpoint import CHECKPOINT_PREFIX, CHECKPOINT_STATE_FILENAME
 from projector_export.config import CONFIG_FILENAME, read_config
 from projector_export.errors import ProjectorExportError
-from projector_export.files import MAX_CONFIG_BYTES, read_text
+from projector_export.files import MAX_CONFIG_BYTES, is_remote, read_text
 
 RUN = "projector run"
 STANDALONE = "standalone export"
@@ -122,3 +123,37 @@ def _standalone_config(folder: str) -> dict | None:
     except (ProjectorExportError, ValueError, RecursionError):
         return None
     return config if isinstance(config, dict) and isinstance(config.get("embeddings"), list) else None
+
+
+def normalise(folder) -> str:
+    """A folder as the package names it: an absolute local path, or a URL without a trailing slash."""
+    folder = os.fspath(folder)
+    if is_remote(folder):
+        return folder.rstrip("/")
+    if not folder.strip():
+        raise ProjectorExportError("the folder name is empty; give a folder, e.g. logs/words")
+    return os.path.abspath(folder)
+
+
+def folder_in(logdir: str, name: str, what: str = "run") -> str:
+    """`logdir/name`, refused unless it stays inside `logdir`: no `..`, `.`, empty or absolute names,
+    and no symbolic link on the way that leads out of it.
+
+    Raises:
+        ProjectorExportError: naming the bad name and what to give instead.
+    """
+    parts = name.replace("\\", "/").split("/")
+    if not name.strip() or posixpath.isabs(name) or any(part in ("", ".", "..") for part in parts):
+        raise ProjectorExportError(
+            f"{what} name {name!r} does not name a folder inside {logdir}; give a plain name such as "
+            "'words' or 'model/projector' (no '..', '.', leading '/' or empty parts)"
+        )
+    folder = posixpath.join(logdir.rstrip("/"), *parts)
+    if not is_remote(folder):
+        root, resolved = os.path.realpath(logdir), os.path.realpath(os.path.dirname(os.path.abspath(folder)))
+        if os.path.commonpath([root, resolved]) != root:
+            raise ProjectorExportError(
+                f"{what} {name!r} leads out of {logdir} through a symbolic link (to {resolved}); "
+                "TensorBoard would not show it there: remove the link or choose another name"
+            )
+    return folder

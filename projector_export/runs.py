@@ -16,11 +16,9 @@ import numpy as np
 from projector_export import checkpoint
 from projector_export.arrays import check_memory
 from projector_export.checkpoint import CHECKPOINT_STATE_FILENAME
-from projector_export.errors import ProjectorExportError
+from projector_export.errors import REEXPORT, ProjectorExportError
 from projector_export.files import MAX_CONFIG_BYTES, file_size, inside, is_remote, read_bytes, read_text
 from projector_export.metadata import parse_metadata, unescape_label
-
-REEXPORT = "export the run again with projector_export.export_embedding(s) or `projector-export export`"
 
 
 @dataclass(frozen=True)
@@ -206,13 +204,17 @@ def read_run_tensor(run_dir: str, tensor: str | None = None) -> RunTensor:
         )
     entry = entries[key]
     metadata_path = sprite_path = metadata = None
-    if entry.metadata_path:
-        metadata_path = inside(run_dir, entry.metadata_path, f"{run_dir}: metadata file")
-        metadata = read_bytes(metadata_path, f"{run_dir}: metadata file")
-        _check_metadata(run_dir, entry.metadata_path, metadata, len(vectors))
-    if entry.sprite.image_path:
-        sprite_path = inside(run_dir, entry.sprite.image_path, f"{run_dir}: sprite image")
-        file_size(sprite_path, f"{run_dir}: sprite image")
+    try:
+        if entry.metadata_path:
+            metadata_path = inside(run_dir, entry.metadata_path, f"{run_dir}: metadata file")
+            metadata = read_bytes(metadata_path, f"{run_dir}: metadata file")
+            _check_metadata(run_dir, entry.metadata_path, metadata, len(vectors))
+        if entry.sprite.image_path:
+            sprite_path = inside(run_dir, entry.sprite.image_path, f"{run_dir}: sprite image")
+            file_size(sprite_path, f"{run_dir}: sprite image")
+    except ProjectorExportError as error:
+        text = str(error)
+        raise ProjectorExportError(text if REEXPORT in text else f"{text}; {REEXPORT}") from None
     return RunTensor(
         run_dir=run_dir,
         name=name,

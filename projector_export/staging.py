@@ -46,8 +46,8 @@ from dataclasses import dataclass
 
 from projector_export import folders
 from projector_export.errors import ProjectorExportError
-from projector_export.files import is_remote
-from projector_export.folders import RUN, STANDALONE, owned_entries  # noqa: F401 - the kinds callers pass
+from projector_export.files import is_remote, write_errors
+from projector_export.folders import RUN, STANDALONE, folder_in, normalise, owned_entries  # noqa: F401 - for callers
 
 logger = logging.getLogger(__name__)
 
@@ -93,23 +93,23 @@ def staged_folder(target: str, kind: str, *, copy_current: bool = False) -> Iter
     target = normalise(target)
     parent, base = posixpath.split(target)
     _check_name(parent, base, target)
-    with _environment(target):
+    with write_errors(target):
         tf.io.gfile.makedirs(parent)
     with _locked(parent, base, target):
-        with _environment(target):
+        with write_errors(target):
             recover(parent, base)
             carried = _entries_to_carry(target, kind)
             staging = posixpath.join(parent, f".{base}.new-{uuid.uuid4().hex[:8]}")
             tf.io.gfile.makedirs(staging)
         try:
-            with _environment(target):
+            with write_errors(target):
                 if copy_current and carried is not None:
                     for name in sorted(owned_entries(target, kind) or ()):
                         source = posixpath.join(target, name)
                         if not tf.io.gfile.isdir(source):
                             tf.io.gfile.copy(source, posixpath.join(staging, name))
             yield Stage(path=staging, target=target, exists=carried is not None)
-            with _environment(target):
+            with write_errors(target):
                 clashes = sorted(set(carried or ()) & {n.rstrip("/") for n in tf.io.gfile.listdir(staging)})
                 if clashes:
                     raise ProjectorExportError(
@@ -127,40 +127,6 @@ def staged_folder(target: str, kind: str, *, copy_current: bool = False) -> Iter
         # The new folder is in place: what follows must not fail the export.
         if previous is not None:
             _carry_and_discard(previous, target)
-
-
-def normalise(folder) -> str:
-    """A folder as the package names it: an absolute local path, or a URL without a trailing slash."""
-    folder = os.fspath(folder)
-    if is_remote(folder):
-        return folder.rstrip("/")
-    if not folder.strip():
-        raise ProjectorExportError("the folder name is empty; give a folder, e.g. logs/words")
-    return os.path.abspath(folder)
-
-
-def folder_in(logdir: str, name: str, what: str = "run") -> str:
-    """`logdir/name`, refused unless it stays inside `logdir`: no `..`, `.`, empty or absolute names,
-    and no symbolic link on the way that leads out of it.
-
-    Raises:
-        ProjectorExportError: naming the bad name and what to give instead.
-    """
-    parts = name.replace("\\", "/").split("/")
-    if not name.strip() or posixpath.isabs(name) or any(part in ("", ".", "..") for part in parts):
-        raise ProjectorExportError(
-            f"{what} name {name!r} does not name a folder inside {logdir}; give a plain name such as "
-            "'words' or 'model/projector' (no '..', '.', leading '/' or empty parts)"
-        )
-    folder = posixpath.join(logdir.rstrip("/"), *parts)
-    if not is_remote(folder):
-        root, resolved = os.path.realpath(logdir), os.path.realpath(os.path.dirname(os.path.abspath(folder)))
-        if os.path.commonpath([root, resolved]) != root:
-            raise ProjectorExportError(
-                f"{what} {name!r} leads out of {logdir} through a symbolic link (to {resolved}); "
-                "TensorBoard would not show it there: remove the link or choose another name"
-            )
-    return folder
 
 
 def _check_name(parent: str, base: str, target: str) -> None:
@@ -205,10 +171,13 @@ def _entries_to_carry(target: str, kind: str) -> list[str] | None:
     owned = owned_entries(target, kind)
     if owned is None:
         noun = "output folder" if kind == STANDALONE else "run folder"
+        hint = ""
+        if kind == RUN and all(tf.io.gfile.isdir(posixpath.join(target, name)) for name in entries):
+            hint = f" (Keras's logs? put the projector run in a subfolder, e.g. {posixpath.join(target, 'projector')})"
         raise ProjectorExportError(
             f"{target} holds other files ({_listing(entries)}): projector-export writes only into a folder that is "
-            f"new, empty, or a {kind} it wrote, and changes nothing here; choose a new or empty {noun}, or move "
-            "those files out"
+            f"new, empty, or a {kind} it wrote, and changes nothing here; choose a new or empty {noun}{hint}, or "
+            "move those files out"
         )
     return [name for name in entries if name not in owned]
 
@@ -229,7 +198,11 @@ def _swap(ready: str, target: str) -> str | None:
         return ready  # the two names swapped: `ready` now holds the previous target
     old = ready.replace(".swap-", ".old-")
     _rename_dir(target, old)
-    _rename_dir(ready, target)  # a kill before this leaves no target: `recover` renames `ready` back
+    try:
+        _rename_dir(ready, target)  # a kill before this leaves no target: `recover` restores `ready`
+    except BaseException:
+        _rename_dir(old, target)
+        raise
     return old
 
 
@@ -305,9 +278,9 @@ def _carry_and_discard(leftover: str, target: str) -> None:
             return
         logger.info("removing %s, left by an export", leftover)
         _discard(leftover)
-    except (OSError, Exception) as error:  # noqa: BLE001 - the target is whole; tidying must not fail an export
-        logger.warning("could not tidy %s (%s); delete it by hand once `projector-export validate` calls it safe",
-                       leftover, _reason(error))
+    except Exception as error:  # noqa: BLE001 - the target is whole; tidying must not fail an export
+        logger.warning("could not tidy %s (%s); `projector-export validate` says what it holds",
+                       leftover, " ".join(str(error).split()))
 
 
 def _move(source: str, destination: str) -> None:
@@ -357,7 +330,7 @@ def _locked(parent: str, base: str, target: str) -> Iterator[None]:
         return
     path = os.path.join(parent, f".{base}{LOCK_SUFFIX}")
     while True:
-        with _environment(target):
+        with write_errors(target):
             descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
         try:
             _check_lock_file(descriptor, path)
@@ -409,52 +382,39 @@ def is_locked(parent: str, base: str) -> bool:
         os.close(descriptor)
 
 
-@contextlib.contextmanager
-def _environment(target: str) -> Iterator[None]:
-    """Turn what the file system refuses (disk full, read-only, names too long) into one OSError line."""
+# What Keras's TensorBoard callback writes into its train/ and validation/ folders.
+KERAS_LOG_FILES = ("events.out.tfevents.*", "plugins/profile/*")
+
+
+def remove_written_folder(folder: str, patterns: tuple[str, ...]) -> None:
+    """Delete `folder` when every file in it matches `patterns` (paths relative to it; `*` spans `/`).
+
+    For folders a tool wrote whole and writes again (Keras's `train/`, a run's
+    `plots/`): anything else in them is the user's, so the folder is refused.
+
+    Raises:
+        ProjectorExportError: naming up to five files the patterns do not cover; nothing is deleted then.
+    """
+    import fnmatch
+
     import tensorflow as tf
 
-    try:
-        yield
-    except ProjectorExportError:
-        raise
-    except (OSError, tf.errors.OpError) as error:
-        code = _errno(error)
-        advice = {
-            errno.ENOSPC: "free some space and export again",
-            errno.EDQUOT: "free some space and export again",
-            errno.EROFS: "choose a folder you can write to",
-            errno.EACCES: "choose a folder you can write to",
-            errno.EPERM: "choose a folder you can write to",
-            errno.ENAMETOOLONG: "choose a shorter name",
-            errno.ENOTDIR: "a part of the path is a file, not a folder: choose another path",
-            errno.EEXIST: "a part of the path is a file, not a folder: choose another path",
-        }.get(code, "the previous folder is unchanged")
-        raise OSError(code, f"could not write {target}: {_reason(error)}; {advice}") from None
-
-
-_TF_REASONS = {
-    "No space left": errno.ENOSPC, "Disk quota": errno.EDQUOT, "Read-only file system": errno.EROFS,
-    "Permission denied": errno.EACCES, "Operation not permitted": errno.EPERM,
-    "File name too long": errno.ENAMETOOLONG, "Not a directory": errno.ENOTDIR, "File too large": errno.EFBIG,
-    "already exists": errno.EEXIST,
-}
-
-
-def _errno(error: Exception) -> int | None:
-    if isinstance(error, OSError) and error.errno:
-        return error.errno
-    text = str(error)
-    return next((code for phrase, code in _TF_REASONS.items() if phrase in text), None)
-
-
-def _reason(error: Exception) -> str:
-    """An OSError or TensorFlow error in a few words, on one line."""
-    if isinstance(error, OSError) and error.strerror:
-        where = f" ({os.fsdecode(error.filename)})" if error.filename else ""
-        return error.strerror + where
-    code = _errno(error)
-    if code is not None:
-        return os.strerror(code)
-    text = getattr(error, "message", None) or str(error) or type(error).__name__
-    return " ".join(text.split())[:300]
+    folder = normalise(folder)
+    if not tf.io.gfile.exists(folder):
+        return
+    if not is_remote(folder) and os.path.islink(folder):
+        raise ProjectorExportError(f"{folder} is a symbolic link; remove it by hand if it should go")
+    foreign = []
+    for root, _, files in tf.io.gfile.walk(folder):
+        for name in files:
+            relative = posixpath.relpath(posixpath.join(root, name), folder) if not is_remote(folder) else (
+                posixpath.join(root, name)[len(folder) + 1 :])
+            if not any(fnmatch.fnmatchcase(relative, pattern) for pattern in patterns):
+                foreign.append(relative)
+    if foreign:
+        raise ProjectorExportError(
+            f"{folder} holds files this tool did not write ({_listing(sorted(foreign))}), so it is not replaced; "
+            "move them out, or choose another log dir"
+        )
+    with write_errors(folder):
+        _discard(folder)

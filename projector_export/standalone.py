@@ -18,7 +18,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-
 from projector_export._float_text import NotFiniteError, format_float32_rows
 from projector_export.arrays import float32_rows, not_finite_error, numeric_matrix
 from projector_export.files import read_bytes

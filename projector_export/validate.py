@@ -6,12 +6,12 @@ import posixpath
 
 from projector_export import folders, staging
 from projector_export.checkpoint import CHECKPOINT_STATE_FILENAME, name_of_key
+from projector_export.checks import check_assets, check_shape, check_values, tensor_file_rows
 from projector_export.config import CONFIG_FILENAME, read_config
-from projector_export.errors import ProjectorExportError
+from projector_export.errors import REEXPORT, ProjectorExportError
 from projector_export.files import inside, is_remote
 from projector_export.problems import Problem, ValidationReport
-from projector_export.runs import REEXPORT, Checkpoint
-from projector_export.checks import check_assets, check_shape, check_values, tensor_file_rows
+from projector_export.runs import Checkpoint
 
 _PLUGIN_ASSETS = posixpath.join("plugins", "projector")
 

@@ -34,6 +34,7 @@ import tensorflow as tf
 
 from projector_export import Embedding, ExportResult, ProjectorExportError, export_embeddings
 from projector_export.callback import PROJECTOR_SUBFOLDER
+from projector_export.staging import KERAS_LOG_FILES, remove_written_folder
 from training import plots
 
 logger = logging.getLogger(__name__)
@@ -658,11 +659,9 @@ def train_colour_model(
     verbose: int = 1,
 ) -> ColourRun:
     """Train one model on `training` and write its run folder: logs, export and plots."""
-    for folder in ("train", "validation", "plots"):
-        old = posixpath.join(run_dir, folder)
-        if tf.io.gfile.isdir(old):
-            logger.info("removing %s from an earlier run", old)
-            tf.io.gfile.rmtree(old)
+    # Only folders this job wrote whole go: one holding anything else is refused.
+    for folder, written in (("train", KERAS_LOG_FILES), ("validation", KERAS_LOG_FILES), ("plots", ("*.png", "*.gif"))):
+        remove_written_folder(posixpath.join(run_dir, folder), written)
 
     steps_per_epoch = math.ceil(len(training.x) / BATCH_SIZE)
     keras.utils.set_random_seed(seed)

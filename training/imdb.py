@@ -724,11 +724,10 @@ def train_imdb(
     # fit
     run_dir = posixpath.join(os.fspath(logdir), "imdb")
     write_dir = run_dir if chief else tempfile.mkdtemp(prefix="imdb-worker-")
-    for folder in ("train", "validation"):
-        old = posixpath.join(write_dir, folder)
-        if tf.io.gfile.isdir(old):
-            logger.info("removing %s from an earlier run", old)
-            tf.io.gfile.rmtree(old)
+    from projector_export.staging import KERAS_LOG_FILES, remove_written_folder
+
+    for folder in ("train", "validation"):  # only folders Keras wrote whole; anything else is refused
+        remove_written_folder(posixpath.join(write_dir, folder), KERAS_LOG_FILES)
     sentiment: dict[int, np.ndarray] = {}
     projector = ProjectorCallback(write_dir, metadata=token_metadata(encoder, counts))
     callbacks = [
