@@ -30,7 +30,7 @@ MAX_ASSET_BYTES = 256 << 20  # a metadata TSV, a sprite PNG, a bookmarks file
 
 def is_remote(path: str) -> bool:
     """Whether `path` is a URL for `tf.io.gfile` (gs://, s3://, ram://) rather than a local path."""
-    return "://" in path
+    return "://" in os.fspath(path)
 
 
 def inside(folder: str, path: str, what: str, *, folder_kind: str = "run folder") -> str:
@@ -226,7 +226,7 @@ def write_errors(target: str) -> Iterator[None]:
 _TF_REASONS = {
     "No space left": errno.ENOSPC, "Disk quota": errno.EDQUOT, "Read-only file system": errno.EROFS,
     "Permission denied": errno.EACCES, "Operation not permitted": errno.EPERM,
-    "File name too long": errno.ENAMETOOLONG, "Not a directory": errno.ENOTDIR, "File too large": errno.EFBIG,
+    "File name too long": errno.ENAMETOOLONG, "Not a directory": errno.ENOTDIR, "is not a directory": errno.ENOTDIR, "File too large": errno.EFBIG,
     "already exists": errno.EEXIST,
 }
 

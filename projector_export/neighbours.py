@@ -39,7 +39,7 @@ def nearest_neighbours(run_dir: str, query: str, k: int = 10, tensor: str | None
     ```
     """
     if k < 1:
-        raise ProjectorExportError(f"k={k}: ask for at least 1 neighbour")
+        raise ProjectorExportError(f"`k={k}`: ask for at least 1 neighbour")
     run = read_run_tensor(run_dir, tensor)
     labels = run.labels()
     row = _find(query, labels, run.run_dir)

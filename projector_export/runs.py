@@ -176,7 +176,7 @@ def read_run_tensor(run_dir: str, tensor: str | None = None) -> RunTensor:
         else:
             first = f" (the projector opens {checkpoint.name_of_key(order[0])!r} first)" if order else ""
             raise ProjectorExportError(
-                f"{run_dir} holds {len(entries)} tensors; choose one with tensor=NAME{first}: " + ", ".join(names)
+                f"{run_dir} holds {len(entries)} tensors; choose one with `tensor=NAME`{first}: " + ", ".join(names)
             )
     else:
         key = tensor if tensor in entries else names.get(checkpoint.name_of_key(tensor))

@@ -73,6 +73,8 @@ def export_file(
     print(result.run_dir, result.shape)  # .../logs/mine (50, 16)
     ```
     """
+    input_path = os.fspath(input_path)
+    metadata = None if metadata is None else os.fspath(metadata)
     source = read_source(input_path, max_rows=max_rows, progress=progress)
     warn_if_large(source, max_rows)
     labels = source.labels
@@ -208,6 +210,7 @@ def read_labels(path: str) -> list[str] | dict[str, list[str]]:
     placeholders when exported), so rows stay aligned with the vectors. A
     byte-order mark before the first line is dropped.
     """
+    path = os.fspath(path)
     lines = [line.rstrip("\n").removesuffix("\r") for _, line in utf8_lines(path, "metadata file")]
     if not lines:
         raise ProjectorExportError(f"{path}: the metadata file is empty")

@@ -102,14 +102,13 @@ def staged_folder(target: str, kind: str, *, copy_current: bool = False) -> Iter
             staging = posixpath.join(parent, f".{base}.new-{uuid.uuid4().hex[:8]}")
             tf.io.gfile.makedirs(staging)
         try:
-            with write_errors(target):
+            with write_errors(target):  # the writer's own writes too: a full disk is one line
                 if copy_current and carried is not None:
                     for name in sorted(owned_entries(target, kind) or ()):
                         source = posixpath.join(target, name)
                         if not tf.io.gfile.isdir(source):
                             tf.io.gfile.copy(source, posixpath.join(staging, name))
-            yield Stage(path=staging, target=target, exists=carried is not None)
-            with write_errors(target):
+                yield Stage(path=staging, target=target, exists=carried is not None)
                 clashes = sorted(set(carried or ()) & {n.rstrip("/") for n in tf.io.gfile.listdir(staging)})
                 if clashes:
                     raise ProjectorExportError(
@@ -121,8 +120,9 @@ def staged_folder(target: str, kind: str, *, copy_current: bool = False) -> Iter
                 staging = ready
                 previous = _swap(ready, target)
         except BaseException:
-            if tf.io.gfile.exists(staging):
-                _discard(staging)
+            with contextlib.suppress(Exception):  # else the next export tidies it
+                if tf.io.gfile.exists(staging):
+                    _discard(staging)
             raise
         # The new folder is in place: what follows must not fail the export.
         if previous is not None:
@@ -141,6 +141,10 @@ def _check_name(parent: str, base: str, target: str) -> None:
     if not is_remote(parent):
         existing = parent
         while not os.path.isdir(existing) and existing != os.path.dirname(existing):
+            if os.path.lexists(existing):
+                raise ProjectorExportError(
+                    f"could not write {target}: {existing} is a file, not a folder; choose another folder"
+                )
             existing = os.path.dirname(existing)
         with contextlib.suppress(OSError, ValueError):
             name_max = os.pathconf(existing, "PC_NAME_MAX")
