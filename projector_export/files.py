@@ -137,10 +137,14 @@ def read_bytes(path: str, what: str, *, limit: int = MAX_ASSET_BYTES) -> bytes:
         if error.errno == errno.EISDIR:
             raise ProjectorExportError(f"{_named(what, path)} is a folder, not a file") from None
         raise ProjectorExportError(f"{_named(what, path)}: cannot be read ({error.strerror})") from None
-    with os.fdopen(descriptor, "rb") as f:
-        info = os.fstat(f.fileno())
+    try:
+        info = os.fstat(descriptor)
         size = _regular_size(info.st_mode, info.st_size, path, what, allow_pipe=False)
         _check_limit(size, limit, path, what)
+    except BaseException:
+        os.close(descriptor)
+        raise
+    with os.fdopen(descriptor, "rb") as f:
         data = f.read(limit + 1)
     _check_limit(len(data), limit, path, what)
     return data

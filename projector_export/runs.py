@@ -154,14 +154,14 @@ def read_run_tensor(run_dir: str, tensor: str | None = None) -> RunTensor:
     """
     from projector_export.config import CONFIG_FILENAME, projector_order, read_config
 
+    import tensorflow as tf
+
     run_dir = str(run_dir).rstrip("/") or "/"
-    try:
-        file_size(inside(run_dir, CONFIG_FILENAME, "config"), "config")
-    except ProjectorExportError:
+    if not tf.io.gfile.exists(posixpath.join(run_dir, CONFIG_FILENAME)):
         raise ProjectorExportError(
             f"{run_dir}: not a projector run (no {CONFIG_FILENAME}); give a run folder written by "
             "projector-export, e.g. logs/colours-2d/projector"
-        ) from None
+        )
     entries = {embedding.tensor_name.removesuffix(":0"): embedding for embedding in read_config(run_dir).embeddings}
     names = {checkpoint.name_of_key(key): key for key in entries}
     if not entries:

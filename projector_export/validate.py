@@ -50,7 +50,7 @@ def validate(logdir: str) -> ValidationReport:
         )
         return report
     for folder, subfolders, files in tf.io.gfile.walk(logdir):
-        subfolders[:] = [name for name in subfolders if not _skipped(logdir, folder, name.rstrip("/"), report)]
+        subfolders[:] = sorted(name for name in subfolders if not _skipped(logdir, folder, name.rstrip("/"), report))
         _check_leftovers(logdir, folder, [n.rstrip("/") for n in tf.io.gfile.listdir(folder)], report)
         if CONFIG_FILENAME not in files:
             continue
