@@ -240,14 +240,22 @@ def recover(parent: str, base: str) -> None:
     target = posixpath.join(parent, base)
     leftovers = leftovers_of(parent, base)
     if not tf.io.gfile.exists(target):
-        for leftover in leftovers:
-            if LEFTOVER_RE.match(posixpath.basename(leftover))["state"] != "new" and folders.kind_of(leftover):
-                logger.warning("restoring %s from %s, left by an interrupted export", target, leftover)
-                _rename_dir(leftover, target)
-                leftovers.remove(leftover)
-                break
+        whole = restorable(leftovers)
+        if whole is not None:
+            logger.warning("restoring %s from %s, left by an interrupted export", target, whole)
+            _rename_dir(whole, target)
+            leftovers.remove(whole)
     for leftover in leftovers:
         _carry_and_discard(leftover, target)
+
+
+def restorable(leftovers: list[str]) -> str | None:
+    """The leftover to restore a missing target from: the first whole folder the tool wrote
+    (of `leftovers_of`, so the new version before the previous one)."""
+    for leftover in leftovers:
+        if LEFTOVER_RE.match(posixpath.basename(leftover))["state"] != "new" and folders.kind_of(leftover):
+            return leftover
+    return None
 
 
 def leftovers_of(parent: str, base: str) -> list[str]:

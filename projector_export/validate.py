@@ -61,7 +61,7 @@ def validate(logdir: str) -> ValidationReport:
             _check_run(logdir, run, run_dir, folder, report.problems, report.notes)
         except Exception as error:  # noqa: BLE001 - one unreadable run must not hide the others
             report.problems.append(Problem(run, None, f"the run cannot be checked: {' '.join(str(error).split())}", REEXPORT))
-    if not report.runs:
+    if not report.runs and not report.problems:
         report.problems.append(
             Problem(
                 None,
@@ -94,41 +94,48 @@ def _check_leftovers(logdir: str, folder: str, names: list[str], report: Validat
     """Report what interrupted exports left beside their targets, truthfully: never call the only copy deletable."""
     import tensorflow as tf
 
+    targets = []
     for name in names:
-        path = posixpath.join(folder, name)
+        match = staging.LEFTOVER_RE.match(name)
         if name.startswith(".") and name.endswith(staging.LOCK_SUFFIX):
             target = name[1 : -len(staging.LOCK_SUFFIX)]
             if not staging.is_locked(folder, target):
+                path = posixpath.join(folder, name)
                 report.notes.append(f"{path} is the lock of an interrupted export; harmless, the next export removes it")
-            continue
-        match = staging.LEFTOVER_RE.match(name)
-        if not match:
-            continue
-        target = match["target"]
+        elif match and match["target"] not in targets:
+            targets.append(match["target"])
+    for target in targets:
         run = posixpath.relpath(posixpath.join(folder, target), logdir)
+        leftovers = staging.leftovers_of(folder, target)
         if staging.is_locked(folder, target):
-            report.notes.append(f"{path} belongs to an export of {run} that is running now")
+            report.notes.append(f"{', '.join(leftovers)}: an export of {run} is writing them now")
             continue
-        kept = folders.user_entries(path)
         target_exists = tf.io.gfile.exists(posixpath.join(folder, target))
-        if not target_exists and match["state"] != "new" and folders.kind_of(path) is not None:
-            report.problems.append(Problem(
-                run, None,
-                f"the folder is missing: an export was interrupted while replacing it and left it, whole, in {name}",
-                f"export it again (which first restores it), or rename {path} to {target}",
-            ))
-        elif kept:
-            where = f"belong in {target} and are" if target_exists else "are"
-            report.problems.append(Problem(
-                run, None,
-                f"{', '.join(kept[:5])} {where} in {name}, left by an export that was interrupted",
-                f"export {target} again (which first moves them back), or move them by hand; do not delete {path}",
-            ))
-        else:
-            report.notes.append(
-                f"{path} was left by an interrupted export of {run} and holds only files it wrote: "
-                "the next export of it removes it, or delete it"
-            )
+        if not target_exists:
+            restorable = staging.restorable(leftovers)
+            if restorable is not None:
+                report.problems.append(Problem(
+                    run, None,
+                    "the folder is missing: an export was interrupted while replacing it, and left it whole in "
+                    f"{posixpath.basename(restorable)}",
+                    f"export it again (which first restores it), or rename {restorable} to {target}",
+                ))
+                leftovers.remove(restorable)
+        for leftover in leftovers:
+            kept = folders.user_entries(leftover)
+            if kept:
+                where = f"belong in {target} and are" if target_exists else "are"
+                report.problems.append(Problem(
+                    run, None,
+                    f"{', '.join(kept[:5])} {where} in {posixpath.basename(leftover)}, left by an export that was "
+                    "interrupted",
+                    f"export {target} again (which first moves them back), or move them by hand; do not delete {leftover}",
+                ))
+            else:
+                report.notes.append(
+                    f"{leftover} was left by an interrupted export of {run} and holds only files it wrote: "
+                    "the next export of it removes it, or delete it"
+                )
 
 
 def _check_run(logdir: str, run: str, run_dir: str, config_dir: str, problems: list[Problem], notes: list[str]) -> None:
