@@ -45,6 +45,9 @@ def read_keras(path: str, max_rows: int | None) -> dict[str, np.ndarray]:
         config = _read_config(path, archive)
         layers = list(_embedding_layers(path, config))
         weights = h5py.File(_member(archive, WEIGHTS_MEMBER), "r")
+    except ProjectorExportError:
+        opened.close()
+        raise
     except (zipfile.BadZipFile, KeyError, OSError, ValueError) as error:
         opened.close()
         raise ProjectorExportError(f"{path}: not a Keras 3 .keras model file ({error})") from None
