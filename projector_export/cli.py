@@ -119,8 +119,8 @@ def _one_line(error: Exception) -> str:
 
 
 def _export(args: argparse.Namespace) -> int:
+    from projector_export.folders import folder_in
     from projector_export.sources import export_file
-    from projector_export.staging import folder_in
 
     run_dir = folder_in(args.logdir, args.run)
     with _Progress(f"reading {args.input}") as progress:

@@ -24,7 +24,7 @@ import re
 from projector_export.checkpoint import CHECKPOINT_PREFIX, CHECKPOINT_STATE_FILENAME
 from projector_export.config import CONFIG_FILENAME, read_config
 from projector_export.errors import ProjectorExportError
-from projector_export.files import MAX_CONFIG_BYTES, is_remote, read_text
+from projector_export.files import MAX_CONFIG_BYTES, is_remote, read_text, write_errors
 
 RUN = "projector run"
 STANDALONE = "standalone export"
@@ -157,3 +157,40 @@ def folder_in(logdir: str, name: str, what: str = "run") -> str:
                 "TensorBoard would not show it there: remove the link or choose another name"
             )
     return folder
+
+
+# What Keras's TensorBoard callback writes into its train/ and validation/ folders.
+KERAS_LOG_FILES = ("events.out.tfevents.*", "plugins/profile/*")
+
+
+def remove_written_folder(folder: str, patterns: tuple[str, ...]) -> None:
+    """Delete `folder` when every file in it matches `patterns` (paths relative to it; `*` spans `/`).
+
+    For folders a tool wrote whole and writes again (Keras's `train/`, a run's
+    `plots/`): anything else in them is the user's, so the folder is refused.
+
+    Raises:
+        ProjectorExportError: naming up to five files the patterns do not cover; nothing is deleted then.
+    """
+    import tensorflow as tf
+
+    folder = normalise(folder)
+    if not tf.io.gfile.exists(folder):
+        return
+    if not is_remote(folder) and os.path.islink(folder):
+        raise ProjectorExportError(f"{folder} is a symbolic link; remove it by hand if it should go")
+    foreign = []
+    for root, _, files in tf.io.gfile.walk(folder):
+        for name in files:
+            relative = posixpath.relpath(posixpath.join(root, name), folder) if not is_remote(folder) else (
+                posixpath.join(root, name)[len(folder) + 1 :])
+            if not any(fnmatch.fnmatchcase(relative, pattern) for pattern in patterns):
+                foreign.append(relative)
+    if foreign:
+        listing = ", ".join(sorted(foreign)[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        raise ProjectorExportError(
+            f"{folder} holds files this tool did not write ({listing}), so it is not replaced; "
+            "move them out, or choose another log dir"
+        )
+    with write_errors(folder):
+        tf.io.gfile.rmtree(folder)

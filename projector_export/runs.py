@@ -152,9 +152,9 @@ def read_run_tensor(run_dir: str, tensor: str | None = None) -> RunTensor:
     Raises:
         ProjectorExportError: no such run or tensor, or a broken run, naming the file and the fix.
     """
-    from projector_export.config import CONFIG_FILENAME, projector_order, read_config
-
     import tensorflow as tf
+
+    from projector_export.config import CONFIG_FILENAME, projector_order, read_config
 
     run_dir = str(run_dir).rstrip("/") or "/"
     if not tf.io.gfile.exists(posixpath.join(run_dir, CONFIG_FILENAME)):

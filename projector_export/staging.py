@@ -47,7 +47,7 @@ from dataclasses import dataclass
 from projector_export import folders
 from projector_export.errors import ProjectorExportError
 from projector_export.files import is_remote, write_errors
-from projector_export.folders import RUN, STANDALONE, folder_in, normalise, owned_entries  # noqa: F401 - for callers
+from projector_export.folders import RUN, STANDALONE, normalise, owned_entries  # noqa: F401 - RUN, STANDALONE: the kinds
 
 logger = logging.getLogger(__name__)
 
@@ -392,41 +392,3 @@ def is_locked(parent: str, base: str) -> bool:
         return True
     finally:
         os.close(descriptor)
-
-
-# What Keras's TensorBoard callback writes into its train/ and validation/ folders.
-KERAS_LOG_FILES = ("events.out.tfevents.*", "plugins/profile/*")
-
-
-def remove_written_folder(folder: str, patterns: tuple[str, ...]) -> None:
-    """Delete `folder` when every file in it matches `patterns` (paths relative to it; `*` spans `/`).
-
-    For folders a tool wrote whole and writes again (Keras's `train/`, a run's
-    `plots/`): anything else in them is the user's, so the folder is refused.
-
-    Raises:
-        ProjectorExportError: naming up to five files the patterns do not cover; nothing is deleted then.
-    """
-    import fnmatch
-
-    import tensorflow as tf
-
-    folder = normalise(folder)
-    if not tf.io.gfile.exists(folder):
-        return
-    if not is_remote(folder) and os.path.islink(folder):
-        raise ProjectorExportError(f"{folder} is a symbolic link; remove it by hand if it should go")
-    foreign = []
-    for root, _, files in tf.io.gfile.walk(folder):
-        for name in files:
-            relative = posixpath.relpath(posixpath.join(root, name), folder) if not is_remote(folder) else (
-                posixpath.join(root, name)[len(folder) + 1 :])
-            if not any(fnmatch.fnmatchcase(relative, pattern) for pattern in patterns):
-                foreign.append(relative)
-    if foreign:
-        raise ProjectorExportError(
-            f"{folder} holds files this tool did not write ({_listing(sorted(foreign))}), so it is not replaced; "
-            "move them out, or choose another log dir"
-        )
-    with write_errors(folder):
-        _discard(folder)

@@ -24,7 +24,8 @@ from projector_export import Embedding, ProjectorExportError, export_embedding, 
 from projector_export.cli import main
 from projector_export.runs import read_run_tensor
 from projector_export.sources import export_file
-from projector_export.staging import KERAS_LOG_FILES, RUN, remove_written_folder, staged_folder
+from projector_export.folders import KERAS_LOG_FILES, remove_written_folder
+from projector_export.staging import RUN, staged_folder
 from projector_export.standalone import export_standalone
 
 IS_ROOT = os.geteuid() == 0

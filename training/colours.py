@@ -34,7 +34,7 @@ import tensorflow as tf
 
 from projector_export import Embedding, ExportResult, ProjectorExportError, export_embeddings
 from projector_export.callback import PROJECTOR_SUBFOLDER
-from projector_export.staging import KERAS_LOG_FILES, remove_written_folder
+from projector_export.folders import KERAS_LOG_FILES, remove_written_folder
 from training import plots
 
 logger = logging.getLogger(__name__)

@@ -724,7 +724,7 @@ def train_imdb(
     # fit
     run_dir = posixpath.join(os.fspath(logdir), "imdb")
     write_dir = run_dir if chief else tempfile.mkdtemp(prefix="imdb-worker-")
-    from projector_export.staging import KERAS_LOG_FILES, remove_written_folder
+    from projector_export.folders import KERAS_LOG_FILES, remove_written_folder
 
     for folder in ("train", "validation"):  # only folders Keras wrote whole; anything else is refused
         remove_written_folder(posixpath.join(write_dir, folder), KERAS_LOG_FILES)
