@@ -175,6 +175,19 @@ def test_neighbours_by_cosine_distance(tmp_path, capsys):
     assert main(["neighbours", str(tmp_path / "r"), "eats"]) == 1
     assert "no point labelled 'eats'; did you mean: 'east'" in capsys.readouterr().err
 
+    # Euclidean, as the inspector's other choice, and several queries in one call
+    assert main(["neighbours", str(tmp_path / "r"), "east", "north", "-k", "3", "--metric", "euclidean"]) == 0
+    east, north = capsys.readouterr().out.split("\n\n")
+    assert east.splitlines()[0] == "nearest to 'east' by euclidean distance:"
+    rows = [line.split() for line in east.splitlines()[1:]]
+    points = dict(zip(["east", "near", "thirty", "north", "west"], vectors))
+    assert [row[1] for row in rows] == ["thirty", "west", "north"]
+    expected = [np.linalg.norm(points[row[1]] - points["east"]) for row in rows]
+    np.testing.assert_allclose([float(row[2]) for row in rows], expected, atol=1e-4)
+    assert north.splitlines()[0] == "nearest to 'north' by euclidean distance:"
+    labels = [line.split()[1] for line in north.splitlines()[1:]]
+    assert labels[0] == "thirty" and set(labels[1:]) == {"east", "west"}  # those two are equally far
+
 
 def test_help_answers_without_importing_tensorflow():
     code = "import sys; from projector_export.cli import main\ntry: main(['--help'])\nexcept SystemExit: pass\nassert 'tensorflow' not in sys.modules and 'keras' not in sys.modules"

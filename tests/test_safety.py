@@ -183,8 +183,7 @@ def test_the_command_names_flags_where_the_library_names_parameters(tmp_path, ca
     export_embeddings(tmp_path / "two", [Embedding(np.eye(3), name="a"), Embedding(np.eye(3), name="b")])
     assert main(["neighbours", str(tmp_path / "two"), "0"]) == 1
     assert "choose one with --tensor NAME" in one_error_line(capsys.readouterr().err)
-    assert main(["neighbours", str(tmp_path / "r"), "0", "-k", "0"]) == 1
-    assert "-k 0: ask for at least 1 neighbour" in one_error_line(capsys.readouterr().err)
+    assert main(["neighbours", str(tmp_path / "two"), "0", "--tensor", "a", "--metric", "euclidean"]) == 0
 
 
 HOLDER = textwrap.dedent(
