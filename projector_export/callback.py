@@ -12,6 +12,7 @@ import numpy as np
 
 from projector_export.arrays import per_point_rows
 from projector_export.export import Embedding, export_embeddings, safe_tensor_name
+from projector_export.staging import RUN, check_target
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +89,7 @@ class ProjectorCallback(keras.callbacks.Callback):
         self._last_saved: int | None = None
 
     def on_train_begin(self, logs=None):
+        check_target(self.run_dir, RUN)  # a folder it may not write is refused now, not after the first epoch
         self.snapshots = []
         self._last_seen = self._last_saved = None
 

@@ -140,11 +140,17 @@ def export_embeddings(run_dir: str, embeddings: Iterable[Embedding]) -> ExportRe
 
     Everything is checked before anything is written. The folder is written
     beside `run_dir` and then moved into place, so a failed or killed export
-    leaves the previous run as it was. The files of an existing run are
-    replaced whole; its subfolders (such as the `train/` and `validation/`
-    runs of Keras's TensorBoard callback) are kept.
+    leaves the previous run as it was. `run_dir` must be new, empty, or a run
+    this tool wrote: its files are replaced, while its subfolders (such as the
+    `train/` and `validation/` runs of Keras's TensorBoard callback) and any
+    file the tool did not write are kept.
 
     Identical metadata and sprites are written once and shared.
+
+    Raises:
+        ProjectorExportError: bad input, or a `run_dir` that is a link or a
+            folder of other files; nothing is written then.
+        OSError: the file system refused a write (one line); the previous run stays.
     """
     prepared = _prepare(list(embeddings))
     with staged_folder(run_dir, RUN) as stage:

@@ -129,6 +129,17 @@ def staged_folder(target: str, kind: str, *, copy_current: bool = False) -> Iter
             _carry_and_discard(previous, target)
 
 
+def check_target(target: str, kind: str) -> None:
+    """Refuse `target` as `staged_folder` would, writing nothing: for writers about to do long work first.
+
+    Raises:
+        ProjectorExportError: a link, too long a name, or a folder this tool may not replace.
+    """
+    target = normalise(target)
+    _check_name(*posixpath.split(target), target)
+    _entries_to_carry(target, kind)
+
+
 def _check_name(parent: str, base: str, target: str) -> None:
     if not base or base in (".", ".."):
         raise ProjectorExportError(f"{target!r} does not name a folder; give a folder such as logs/words")
