@@ -65,13 +65,12 @@ def run(args: argparse.Namespace) -> None:
         print(f"  scalars:   {colour_run.run_dir}/train")
         for path in colour_run.plots:
             print(f"  plot:      {path}")
-    # The model learnt squared Euclidean distances; cosine ignores length, and its
-    # neighbours of a colour are near random (red's nearest by cosine was LawnGreen).
+    # Trained on squared Euclidean distance, the vectors' lengths matter: cosine, which
+    # ignores them, gives near-random neighbours (red's nearest by cosine was LawnGreen).
     label = "red" if args.data is None else "NAME"
     print(
-        "\nNearest neighbours: these models place similar colours at a small Euclidean distance, "
-        "so ask for Euclidean neighbours, not cosine ones:\n"
+        "\nNearest neighbours: the models learnt squared Euclidean distances, so ask for Euclidean ones:\n"
         f"  projector-export neighbours {runs[-1].projector_dir} {label} --metric euclidean\n"
-        "  (in the projector: click a colour, then Distance: EUCLIDEAN above its nearest points)"
+        "  (in the projector: click a colour, then Distance: EUCLIDEAN in the inspector)"
     )
     print(f"\nOpen them with:\n  tensorboard --logdir {args.logdir}")
