@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import posixpath
+from dataclasses import replace
 from typing import Any
 
 import keras
@@ -23,8 +24,11 @@ class ProjectorCallback(keras.callbacks.Callback):
 
     Every `every_n_epochs` epochs (and after the last one) each Embedding layer
     is snapshotted as a tensor named `LAYER-epoch-NNN`, and `LOG_DIR/projector`
-    is re-exported with all snapshots so far, so the projector offers each
-    epoch. Give it the `log_dir` of Keras's `TensorBoard` callback, which
+    is re-exported with the layer's latest weights as the tensor `LAYER` and
+    all snapshots so far. The projector opens the tensor whose name sorts
+    first (among tensors of one size, all labelled), and a name sorts before
+    its extensions: it opens on `LAYER`, the weights as trained so far, and
+    lists the snapshots after it in training order. Give it the `log_dir` of Keras's `TensorBoard` callback, which
     writes `train/` and `validation/` beside it. Unlike
     `TensorBoard(embeddings_freq=...)` in Keras 3 (keras-team/keras#20210),
     the result opens in the projector.
@@ -106,17 +110,19 @@ class ProjectorCallback(keras.callbacks.Callback):
             layers = [layer for layer in layers if layer.name in self.layers]
         if not layers:
             raise ValueError("the model has no Embedding layer to export")
+        latest = []
         for layer in layers:
             vectors = np.array(layer.embeddings.numpy(), copy=True)
-            self.snapshots.append(
-                Embedding(
-                    vectors,
-                    metadata=self._fits(self.metadata, len(vectors)),
-                    name=f"{safe_tensor_name(layer.name)}-epoch-{epoch + 1:03d}",
-                    sprite=self._fits(self.sprite, len(vectors)),
-                )
+            name = safe_tensor_name(layer.name)
+            snapshot = Embedding(
+                vectors,
+                metadata=self._fits(self.metadata, len(vectors)),
+                name=f"{name}-epoch-{epoch + 1:03d}",
+                sprite=self._fits(self.sprite, len(vectors)),
             )
-        export_embeddings(self.run_dir, self.snapshots)
+            self.snapshots.append(snapshot)
+            latest.append(replace(snapshot, name=name))
+        export_embeddings(self.run_dir, latest + self.snapshots)
         self._last_saved = epoch
 
     @staticmethod

@@ -1,47 +1,62 @@
-"""The TF2 checkpoint that holds every embedding of a run as a variable."""
+"""The checkpoint that holds every embedding of a run, one tensor under each name.
+
+The projector lists a run's tensors by their checkpoint *keys*, shown whole in
+its dropdown. A `tf.train.Checkpoint` would store a variable named `final`
+under the key `final/.ATTRIBUTES/VARIABLE_VALUE` (tensorflow/tensorboard#2471),
+so the checkpoint is written name-based instead, as `tf.compat.v1.train.Saver`
+wrote them: the key of a tensor is its name. `tf.train.load_checkpoint(run_dir)
+.get_tensor("final")` reads it back. Runs written by earlier versions, with
+object-based keys, still read: `name_of_key` maps such a key to its name.
+"""
 
 from __future__ import annotations
 
-import functools
 import posixpath
 
 import numpy as np
 
 CHECKPOINT_PREFIX = "embeddings.ckpt"
+CHECKPOINT_STATE_FILENAME = "checkpoint"  # the file tf.train.latest_checkpoint reads
+
+# What a tf.train.Checkpoint appends to a variable's name in its key.
+OBJECT_KEY_SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"
 
 
-_KEY_SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"
-
-
-def tensor_name(name: str) -> str:
-    """The checkpoint key of the variable saved as `name` (what the projector lists)."""
-    return name + _KEY_SUFFIX
-
-
-def short_name(key: str) -> str:
-    """The name a checkpoint key was saved as: `tensor_name` undone."""
-    return key.removesuffix(_KEY_SUFFIX)
+def name_of_key(key: str) -> str:
+    """The tensor name a checkpoint key stands for: `final` for `final` and for
+    the object-based `final/.ATTRIBUTES/VARIABLE_VALUE` of older runs."""
+    return key.removesuffix(OBJECT_KEY_SUFFIX)
 
 
 def write_checkpoint(run_dir: str, tensors: dict[str, np.ndarray], number: int = 1) -> str:
-    """Save each array as a variable of one `tf.train.Checkpoint`; return its path prefix.
+    """Save each array under its name as one checkpoint; return its path prefix.
 
     The `checkpoint` state file beside it names the prefix relatively, so the
     projector (which calls `tf.train.latest_checkpoint(run_dir)`) still finds
     it after the run folder is moved. `number` is the prefix's suffix: a
     running TensorBoard re-reads a run only when that path changes.
 
-    The arrays are saved without copying them: each is written under the key
-    a `tf.Variable` of that name would have (`NAME/.ATTRIBUTES/VARIABLE_VALUE`),
-    so `tf.train.Checkpoint(NAME=tf.Variable(...)).restore(prefix)` loads it.
+    The arrays are saved without copying them: the tensors handed to the
+    saver read the arrays' own memory, through DLPack.
     """
     import tensorflow as tf
 
+    prefix = posixpath.join(run_dir, f"{CHECKPOINT_PREFIX}-{number}")
+    names = list(tensors)
     with tf.device("/cpu:0"):
-        values = {name: _saved_value_class()(array) for name, array in tensors.items()}
-        checkpoint = tf.train.Checkpoint(**values)
-        checkpoint.save_counter.assign(number - 1)  # save() adds one
-        return checkpoint.save(posixpath.join(run_dir, CHECKPOINT_PREFIX))
+        values = [_tensor_over(tensors[name]) for name in names]
+        tf.raw_ops.SaveV2(prefix=prefix, tensor_names=names, shape_and_slices=[""] * len(names), tensors=values)
+    _write_checkpoint_state(run_dir, posixpath.basename(prefix))
+    return prefix
+
+
+def _write_checkpoint_state(run_dir: str, relative_prefix: str) -> None:
+    """The `checkpoint` file (a CheckpointState in protobuf text) naming the prefix relatively."""
+    import tensorflow as tf
+
+    text = f'model_checkpoint_path: "{relative_prefix}"\nall_model_checkpoint_paths: "{relative_prefix}"\n'
+    with tf.io.gfile.GFile(posixpath.join(run_dir, CHECKPOINT_STATE_FILENAME), "w") as f:
+        f.write(text)
 
 
 def checkpoint_number(run_dir: str) -> int:
@@ -53,27 +68,18 @@ def checkpoint_number(run_dir: str) -> int:
     return int(suffix) if suffix.isdigit() else 0
 
 
-@functools.lru_cache(maxsize=None)
-def _saved_value_class():
+def _tensor_over(array: np.ndarray):
+    """A tensor reading `array`'s memory where DLPack allows, else a copy.
+
+    A `tf.constant` copies every array (TensorFlow also copies numpy arrays
+    that are not 64-byte aligned, which most are), so a big embedding took two
+    or three times its size. Saving only reads the bytes.
+    """
     import tensorflow as tf
 
-    class SavedValue(tf.__internal__.tracking.Trackable):
-        """Saves an array as a variable's value, reading the array's own memory.
+    array = np.ascontiguousarray(array)
+    try:
+        return tf.experimental.dlpack.from_dlpack(array.__dlpack__())
+    except (BufferError, TypeError, ValueError, tf.errors.InvalidArgumentError):
+        return tf.constant(array)  # read-only, or a dtype DLPack lacks
 
-        A `tf.Variable` would hold a copy of the array (TensorFlow also copies
-        numpy arrays that are not 64-byte aligned, which most are), so a big
-        embedding took two or three times its size. Saving only reads the
-        bytes, so a tensor over the array's memory, through DLPack, suffices.
-        """
-
-        def __init__(self, array: np.ndarray):
-            self._array = np.ascontiguousarray(array)  # kept alive while the tensor uses it
-            try:
-                self._tensor = tf.experimental.dlpack.from_dlpack(self._array.__dlpack__())
-            except (BufferError, TypeError, ValueError, tf.errors.InvalidArgumentError):
-                self._tensor = tf.constant(self._array)  # read-only, or a dtype DLPack lacks: a copy
-
-        def _serialize_to_tensors(self):
-            return {"VARIABLE_VALUE": self._tensor}
-
-    return SavedValue

@@ -7,15 +7,20 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import posixpath
 import sys
+
+from projector_export.console import quiet_tensorflow
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="projector-export",
         description="Export embeddings for TensorBoard's Embedding Projector and check log dirs.",
+    )
+    parser.add_argument(
+        "--verbose", action="store_true",
+        help="show TensorFlow's native log lines too (or set PROJECTOR_EXPORT_VERBOSE=1)",
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -48,13 +53,18 @@ def main(argv: list[str] | None = None) -> int:
 
     neighbours = commands.add_parser(
         "neighbours",
-        help="the k nearest labels to QUERY by cosine distance",
-        description="The K nearest points to the point labelled QUERY in RUN_DIR, by cosine distance "
-        "(the projector's default), with their distances.",
+        help="the k nearest labels to each QUERY, by cosine or Euclidean distance",
+        description="The K nearest points to each point labelled QUERY in RUN_DIR, with their distances: "
+        "cosine by default, as the projector's inspector, or Euclidean (--metric euclidean) for embeddings "
+        "trained on distances, such as the colour model.",
     )
     neighbours.add_argument("run_dir", metavar="RUN_DIR")
-    neighbours.add_argument("query", metavar="QUERY")
-    neighbours.add_argument("-k", type=int, default=10, help="how many neighbours (default: 10)")
+    neighbours.add_argument("queries", metavar="QUERY", nargs="+", help="labels of points (several in one call)")
+    neighbours.add_argument("-k", type=_positive, default=10, help="how many neighbours (default: 10)")
+    neighbours.add_argument(
+        "--metric", choices=("cosine", "euclidean"), default="cosine",
+        help="distance, as the projector's inspector offers them (default: cosine)",
+    )
     neighbours.add_argument("--tensor", metavar="NAME", help="which tensor (default: the only one, or 'final')")
     neighbours.set_defaults(handler=_neighbours)
 
@@ -68,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     check.set_defaults(handler=_validate)
 
     args = parser.parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter
+    quiet_tensorflow(args.verbose)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     from projector_export.errors import ProjectorExportError
 
@@ -126,20 +136,21 @@ def _tsv(args: argparse.Namespace) -> int:
 
     with _Progress("writing vectors.tsv") as progress:
         result = export_standalone(args.run_dir, args.out, tensor=args.tensor, progress=progress)
-    print(f"wrote {result.shape[0]:,} x {result.shape[1]} tensor {result.tensor_name!r} to {args.out}:")
+    print(f"wrote {result.shape[0]:,} x {result.shape[1]} tensor {result.name!r} to {args.out}:")
     print("  vectors.tsv, metadata.tsv: load them with the Load button of https://projector.tensorflow.org")
     print("  projector_config.json, tensor.bytes: for a self-hosted standalone projector")
     return 0
 
 
 def _neighbours(args: argparse.Namespace) -> int:
-    from projector_export.neighbours import nearest_neighbours
+    from projector_export.neighbours import nearest_neighbours_of_each
 
-    found = nearest_neighbours(args.run_dir, args.query, k=args.k, tensor=args.tensor)
-    width = max([len(n.label) for n in found] + [5])
-    print(f"nearest to {args.query!r} by cosine distance:")
-    for rank, neighbour in enumerate(found, start=1):
-        print(f"{rank:>3}  {neighbour.label:<{width}}  {neighbour.distance:.4f}")
+    found = nearest_neighbours_of_each(args.run_dir, args.queries, k=args.k, tensor=args.tensor, metric=args.metric)
+    for number, (query, neighbours) in enumerate(found.items()):
+        width = max([len(n.label) for n in neighbours] + [5])
+        print(("\n" if number else "") + f"nearest to {query!r} by {args.metric} distance:")
+        for rank, neighbour in enumerate(neighbours, start=1):
+            print(f"{rank:>3}  {neighbour.label:<{width}}  {neighbour.distance:.4f}")
     return 0
 
 
@@ -151,6 +162,13 @@ def _validate(args: argparse.Namespace) -> int:
     if report.ok and report.runs:
         print(f"open them with: tensorboard --logdir {args.logdir}")
     return 0 if report.ok else 1
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number")
+    return value
 
 
 def _first_rows(metadata, rows: int):

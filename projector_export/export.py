@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from projector_export.checkpoint import checkpoint_number, tensor_name, write_checkpoint
+from projector_export.checkpoint import checkpoint_number, write_checkpoint
 from projector_export.config import CONFIG_FILENAME, ConfigEntry, config_text
 from projector_export.errors import ProjectorExportError
 from projector_export.metadata import MetadataTable, metadata_table
@@ -62,10 +62,12 @@ class Embedding:
 
 @dataclass(frozen=True)
 class ExportedTensor:
-    """Where one exported tensor went; paths are absolute (or full gs:// URLs)."""
+    """Where one exported tensor went; paths are absolute (or full gs:// URLs).
+
+    `name` is also the tensor's checkpoint key and what the projector lists.
+    """
 
     name: str
-    tensor_name: str
     shape: tuple[int, int]
     metadata_path: str | None
     sprite_path: str | None
@@ -81,9 +83,9 @@ class ExportResult:
     tensors: tuple[ExportedTensor, ...]
 
     @property
-    def tensor_name(self) -> str:
-        """The first tensor's checkpoint name, as the projector lists it."""
-        return self.tensors[0].tensor_name
+    def name(self) -> str:
+        """The first tensor's name, as the projector lists it."""
+        return self.tensors[0].name
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -126,7 +128,7 @@ def export_embedding(
 
     vectors = np.random.default_rng(0).normal(size=(3, 8))
     result = export_embedding("logs/demo", vectors, ["cat", "dog", "fish"])
-    print(result.tensor_name, result.shape)  # embedding/.ATTRIBUTES/VARIABLE_VALUE (3, 8)
+    print(result.name, result.shape)  # embedding (3, 8)
     ```
     """
     return export_embeddings(
@@ -172,7 +174,6 @@ def export_embeddings(run_dir: str, embeddings: Iterable[Embedding]) -> ExportRe
     tensors = tuple(
         ExportedTensor(
             name=item.name,
-            tensor_name=entry.tensor_name,
             shape=item.vectors.shape,
             metadata_path=_under(run_dir, entry.metadata_path),
             sprite_path=_under(run_dir, entry.sprite_path),
@@ -207,10 +208,9 @@ def _prepare(embeddings: list[Embedding]) -> list[_Prepared]:
     prepared = []
     for embedding in embeddings:
         name = embedding.name
-        if not isinstance(name, str) or not _NAME_RE.fullmatch(name) or name == "save_counter":
+        if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
             raise ProjectorExportError(
-                f"tensor name {name!r} is not allowed; use letters, digits, '_' and '-' "
-                "(and not 'save_counter'), e.g. 'epoch-003'"
+                f"tensor name {name!r} is not allowed; use letters, digits, '_' and '-', e.g. 'epoch-003'"
             )
         if name in seen:
             raise ProjectorExportError(f"tensor name {name!r} is used twice; give each embedding its own name")
@@ -316,7 +316,7 @@ def _write_assets(staging: str, prepared: list[_Prepared]) -> tuple[list[ConfigE
             sprite_path = _write_once(staging, f"{item.name}.sprite.png", png, written)
         entries.append(
             ConfigEntry(
-                tensor_name=tensor_name(item.name),
+                tensor_name=item.name,
                 metadata_path=metadata_path,
                 sprite_path=sprite_path,
                 single_image_dim=item.sprite.single_image_dim if item.sprite else None,

@@ -1,8 +1,9 @@
-"""Nearest neighbours of a point by cosine distance, as the projector's inspector lists them."""
+"""Nearest neighbours of a point, as the projector's inspector lists them (cosine or Euclidean)."""
 
 from __future__ import annotations
 
 import difflib
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -11,17 +12,23 @@ from projector_export.errors import ProjectorExportError
 from projector_export.metadata import parse_metadata, unescape_label
 from projector_export.runs import read_run_tensor
 
+# The inspector's two distances (vz_projector/vector.ts): `cosDist` is 1 - cosine
+# similarity, `dist` the Euclidean distance. Cosine is its default.
+METRICS = ("cosine", "euclidean")
+
 
 @dataclass(frozen=True)
 class Neighbour:
-    """A point near the query: its row, label and cosine distance (1 - cosine similarity)."""
+    """A point near the query: its row, label and distance (cosine: 1 - cosine similarity)."""
 
     row: int
     label: str
     distance: float
 
 
-def nearest_neighbours(run_dir: str, query: str, k: int = 10, tensor: str | None = None) -> list[Neighbour]:
+def nearest_neighbours(
+    run_dir: str, query: str, k: int = 10, tensor: str | None = None, metric: str = "cosine"
+) -> list[Neighbour]:
     """The `k` points nearest to the point labelled `query`, nearest first.
 
     Args:
@@ -29,20 +36,31 @@ def nearest_neighbours(run_dir: str, query: str, k: int = 10, tensor: str | None
         query: a label (first metadata column); without metadata, a row number.
         k: how many neighbours.
         tensor: which tensor of the run (default: the only one, or `final`).
+        metric: "cosine" (the projector's default) or "euclidean". Use Euclidean
+            for embeddings trained on distances, such as the colour model.
 
     Example:
 
     ```python
     from projector_export import nearest_neighbours
 
-    for n in nearest_neighbours("logs/colours-3d/projector", "red", k=5):
+    for n in nearest_neighbours("logs/colours-3d/projector", "red", k=5, metric="euclidean"):
         print(n.label, round(n.distance, 3))
     ```
     """
+    return nearest_neighbours_of_each(run_dir, [query], k=k, tensor=tensor, metric=metric)[query]
+
+
+def nearest_neighbours_of_each(
+    run_dir: str, queries: Sequence[str], k: int = 10, tensor: str | None = None, metric: str = "cosine"
+) -> dict[str, list[Neighbour]]:
+    """`nearest_neighbours` for several queries, reading the run once: {query: neighbours}."""
     import tensorflow as tf
 
+    if metric not in METRICS:
+        raise ProjectorExportError(f"metric={metric!r} is not one of {', '.join(METRICS)}")
     if k < 1:
-        raise ProjectorExportError(f"-k must be at least 1, not {k}")
+        raise ProjectorExportError(f"k={k}: ask for at least 1 neighbour")
     run = read_run_tensor(run_dir, tensor)
     if run.metadata_path:
         with tf.io.gfile.GFile(run.metadata_path, "rb") as f:
@@ -50,17 +68,24 @@ def nearest_neighbours(run_dir: str, query: str, k: int = 10, tensor: str | None
         labels = [unescape_label(row[0]) for row in rows]
     else:
         labels = [str(i) for i in range(len(run.vectors))]
-    row = _find(query, labels, run.run_dir)
-
-    norms = np.linalg.norm(run.vectors, axis=1)
-    norms[norms == 0] = 1.0  # a zero vector is at distance 1 from everything
-    unit = run.vectors / norms[:, np.newaxis]
-    distances = 1.0 - unit @ unit[row]
-    distances[row] = np.inf
+    rows = {query: _find(query, labels, run.run_dir) for query in queries}
+    vectors = run.vectors.astype(np.float64)
+    if metric == "cosine":
+        norms = np.linalg.norm(vectors, axis=1)
+        norms[norms == 0] = 1.0  # a zero vector is at distance 1 from everything
+        vectors = vectors / norms[:, np.newaxis]
     k = min(k, len(labels) - 1)
-    nearest = np.argpartition(distances, k - 1)[:k] if k else np.array([], dtype=int)
-    nearest = nearest[np.argsort(distances[nearest], kind="stable")]
-    return [Neighbour(int(i), labels[i], float(distances[i])) for i in nearest]
+    found = {}
+    for query, row in rows.items():
+        if metric == "cosine":
+            distances = 1.0 - vectors @ vectors[row]
+        else:
+            distances = np.linalg.norm(vectors - vectors[row], axis=1)
+        distances[row] = np.inf
+        nearest = np.argpartition(distances, k - 1)[:k] if k else np.array([], dtype=int)
+        nearest = nearest[np.argsort(distances[nearest], kind="stable")]
+        found[query] = [Neighbour(int(i), labels[i], float(distances[i])) for i in nearest]
+    return found
 
 
 def _find(query: str, labels: list[str], run_dir: str) -> int:

@@ -43,7 +43,7 @@ class StandaloneResult:
     """The files `export_standalone` wrote; paths are absolute (or full gs:// URLs)."""
 
     out_dir: str
-    tensor_name: str
+    name: str
     shape: tuple[int, int]
     vectors_path: str
     tensor_path: str
@@ -70,8 +70,8 @@ def export_standalone(
         run_dir: a run folder written by `export_embedding(s)`.
         out_dir: the folder to write. An earlier standalone export there is
             replaced; a folder holding other files is refused.
-        tensor: short ("final") or full ("final/.ATTRIBUTES/VARIABLE_VALUE")
-            name; by default the run's only tensor, else the one named `final`.
+        tensor: the tensor's name ("final"); by default the one the projector
+            opens first.
         progress: called with the number of rows written so far.
 
     Returns:
@@ -109,7 +109,7 @@ def export_standalone(
         write_vectors_tsv(posixpath.join(staging, VECTORS_FILENAME), matrix, progress)
         write_vectors_binary(posixpath.join(staging, TENSOR_FILENAME), matrix)
         embedding: dict[str, Any] = {
-            "tensorName": run.tensor_name,
+            "tensorName": run.name,
             "tensorShape": list(matrix.shape),
             "tensorPath": TENSOR_FILENAME,
         }
@@ -136,7 +136,7 @@ def export_standalone(
 
     return StandaloneResult(
         out_dir=out_dir,
-        tensor_name=run.tensor_name,
+        name=run.name,
         shape=tuple(matrix.shape),
         vectors_path=inside(VECTORS_FILENAME),
         tensor_path=inside(TENSOR_FILENAME),

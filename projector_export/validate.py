@@ -6,6 +6,7 @@ import io
 import posixpath
 from dataclasses import dataclass, field
 
+from projector_export.checkpoint import name_of_key
 from projector_export.config import CONFIG_FILENAME, read_config
 from projector_export.export import STAGING_RE
 from projector_export.metadata import parse_metadata
@@ -19,12 +20,14 @@ _REEXPORT = "export the run again with projector_export.export_embedding(s) or `
 class Problem:
     """One thing that stops the projector from showing a run correctly."""
 
-    run: str
+    run: str | None  # None: the log dir itself
     tensor: str | None
     message: str
     fix: str
 
     def __str__(self) -> str:
+        if self.run is None:
+            return f"{self.message}\n  fix: {self.fix}"
         where = f"run {self.run!r}" + (f", tensor {self.tensor!r}" if self.tensor else "")
         return f"{where}: {self.message}\n  fix: {self.fix}"
 
@@ -45,10 +48,14 @@ class ValidationReport:
     def __str__(self) -> str:
         lines = [str(problem) for problem in self.problems] + [f"note: {note}" for note in self.notes]
         lines.append(
-            f"{len(self.runs)} projector run(s) checked in {self.logdir}: "
-            + ("all good" if self.ok else f"{len(self.problems)} problem(s)")
+            f"{_count(len(self.runs), 'projector run')} checked in {self.logdir}: "
+            + ("all good" if self.ok else _count(len(self.problems), "problem"))
         )
         return "\n".join(lines)
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" + ("" if number == 1 else "s")
 
 
 def validate(logdir: str) -> ValidationReport:
@@ -74,7 +81,10 @@ def validate(logdir: str) -> ValidationReport:
     logdir = logdir.rstrip("/") or "/"
     report = ValidationReport(logdir=logdir)
     if not tf.io.gfile.isdir(logdir):
-        report.problems.append(Problem(logdir, None, "no such folder", "pass the folder given to tensorboard --logdir"))
+        what = "is a file, not a folder" if tf.io.gfile.exists(logdir) else "no such folder"
+        report.problems.append(
+            Problem(None, None, f"{logdir}: {what}", "pass the folder you give tensorboard --logdir, e.g. logs")
+        )
         return report
     for folder, subfolders, files in tf.io.gfile.walk(logdir):
         leftovers = [name for name in subfolders if STAGING_RE.match(name.rstrip("/"))]
@@ -91,6 +101,16 @@ def validate(logdir: str) -> ValidationReport:
             _check_run(logdir, run_dir, folder, tf.io.gfile.listdir(run_dir), report)
         else:
             _check_run(logdir, folder, folder, files, report)
+    if not report.runs:
+        report.problems.append(
+            Problem(
+                None,
+                None,
+                f"no projector runs under {logdir} (no folder in it holds a {CONFIG_FILENAME})",
+                "pass the log dir that holds your runs, or write one: `projector-export export "
+                f"vectors.npy --logdir {logdir} --run NAME` or `projector-train colours --logdir {logdir}`",
+            )
+        )
     return report
 
 
@@ -141,8 +161,9 @@ def _check_run(logdir: str, run_dir: str, config_dir: str, run_files: list[str],
     if not config.embeddings:
         problems.append(Problem(run, None, f"{CONFIG_FILENAME} names no embeddings", _REEXPORT))
     for embedding in config.embeddings:
-        name = embedding.tensor_name.removesuffix(":0")
-        rows = _tensor_rows(run, name, embedding, config_dir, shapes, reader, problems)
+        key = embedding.tensor_name.removesuffix(":0")
+        name = name_of_key(key)
+        rows = _tensor_rows(run, name, key, embedding, config_dir, shapes, reader, problems)
         if rows is None:
             continue
         if embedding.metadata_path:
@@ -164,7 +185,7 @@ def _checkpoint_reader(config, run_dir: str):
     return None
 
 
-def _tensor_rows(run, name, embedding, config_dir, shapes, reader, problems) -> int | None:
+def _tensor_rows(run, name, key, embedding, config_dir, shapes, reader, problems) -> int | None:
     import tensorflow as tf
 
     if embedding.tensor_path:
@@ -179,18 +200,18 @@ def _tensor_rows(run, name, embedding, config_dir, shapes, reader, problems) -> 
             return sum(1 for line in f if line.strip())
     if reader is None:
         return None
-    if name not in shapes:
+    if key not in shapes:
+        held = sorted(name_of_key(k) for k, s in shapes.items() if len(s) == 2)
         problems.append(
             Problem(
                 run,
                 name,
-                "the config names a tensor the checkpoint does not hold "
-                f"(it holds: {', '.join(sorted(k for k, s in shapes.items() if len(s) == 2)) or 'no 2-D tensors'})",
+                f"the config names a tensor the checkpoint does not hold (it holds: {', '.join(held) or 'no 2-D tensors'})",
                 _REEXPORT,
             )
         )
         return None
-    shape = shapes[name]
+    shape = shapes[key]
     if len(shape) != 2:
         problems.append(Problem(run, name, f"the tensor has shape {shape}; the projector needs 2-D", _REEXPORT))
         return None

@@ -29,6 +29,7 @@ _STATE_JS = """() => {
   const info = data && data.spriteAndMetadataInfo;
   return {
     run: panel.selectedRun, tensor: panel.selectedTensor, runs: panel.runNames,
+    tensors: (panel.tensorNames || []).map(t => t.name),
     points: data ? data.points.length : null,
     sprite: info && info.spriteImage ? [info.spriteImage.width, info.spriteImage.height] : null,
     labels: data ? data.points.slice(0, 5).map(p => p.metadata[Object.keys(p.metadata)[0]]) : null,
@@ -63,7 +64,8 @@ class Shown:
     errors: list[str]
     first_labels: list[str]
     colour_options: list[str]
-    variance: str  # the PCA panel's "Total variance described: ...": NaN when no point is drawn
+    variance: str
+    tensors: list[str]  # the tensor dropdown, in its order  # the PCA panel's "Total variance described: ...": NaN when no point is drawn
 
 
 def require_browser():
@@ -132,6 +134,7 @@ class ProjectorPage:
             first_labels=state["labels"],
             colour_options=state["colourOptions"],
             variance=self._text("Total variance described"),
+            tensors=state["tensors"],
         )
 
     def colour_by(self, column: str) -> str:

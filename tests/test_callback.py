@@ -7,6 +7,7 @@ import numpy as np
 import tensorflow as tf
 
 from projector_export import ProjectorCallback, validate
+from projector_export.config import projector_order
 from projector_export.metadata import parse_metadata
 
 WORDS = [f"token{i}" for i in range(12)]
@@ -47,8 +48,11 @@ def test_each_epoch_is_a_tensor_tensorboard_lists(tmp_path, start_tensorboard):
     # the projector run sits beside Keras's train/ and validation/, which it does not shadow
     assert set(server.wait_for_runs({"toy/projector"})) == {"toy/projector"}
     listed = {e["tensorName"]: e for e in server.info("toy/projector")["embeddings"]}
-    names = [f"tokens-epoch-{e:03d}/.ATTRIBUTES/VARIABLE_VALUE" for e in (1, 2, 3)]
-    assert set(names) <= set(listed)
+    names = [f"tokens-epoch-{e:03d}" for e in (1, 2, 3)]
+    # the projector opens on the latest weights, under the layer's name, then lists the epochs in order
+    order = projector_order((name, e["tensorShape"], bool(e.get("metadataPath"))) for name, e in listed.items())
+    assert order == ["tokens", *names]
+    np.testing.assert_array_equal(server.tensor("toy/projector", "tokens", (12, 3)), snapshots[-1])
     for name, expected in zip(names, snapshots):
         assert listed[name]["tensorShape"] == [12, 3]
         np.testing.assert_array_equal(server.tensor("toy/projector", name, (12, 3)), expected)
@@ -74,4 +78,4 @@ def test_every_n_epochs_keeps_the_last_epoch_too(tmp_path):
     callback = ProjectorCallback(tmp_path / "run", every_n_epochs=2)
     model.fit(x, y, epochs=5, batch_size=16, verbose=0, callbacks=[callback])
     names = sorted(n for n, _ in tf.train.list_variables(str(tmp_path / "run" / "projector")) if n.startswith("tokens"))
-    assert names == [f"tokens-epoch-{e:03d}/.ATTRIBUTES/VARIABLE_VALUE" for e in (2, 4, 5)]
+    assert names == ["tokens", *(f"tokens-epoch-{e:03d}" for e in (2, 4, 5))]

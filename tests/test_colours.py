@@ -341,9 +341,7 @@ def test_normalise_adds_a_unit_length_run_and_wide_embeddings_are_drawn_in_3d(tm
         (str(tmp_path / "colours-4d"), False),
         (str(tmp_path / "colours-4d-normalised"), True),
     ]
-    final = tf.train.load_checkpoint(runs[1].export.checkpoint_prefix).get_tensor(
-        "final/.ATTRIBUTES/VARIABLE_VALUE"
-    )
+    final = tf.train.load_checkpoint(runs[1].export.checkpoint_prefix).get_tensor("final")
     assert final.shape == (550, 4)
     np.testing.assert_allclose(np.linalg.norm(final, axis=1), 1.0, rtol=1e-5)
     for run in runs:

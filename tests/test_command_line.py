@@ -79,7 +79,7 @@ def exported(tmp_path_factory, start_tensorboard):
 def test_each_input_format_round_trips_through_tensorboard(exported, run, tensor):
     server, given, _ = exported
     vectors, labels = given[run]
-    name = f"{tensor}/.ATTRIBUTES/VARIABLE_VALUE"
+    name = tensor
     np.testing.assert_array_equal(server.tensor(run, name, vectors.shape), vectors)
     header, rows = parse_metadata(server.metadata(run, name))
     assert [unescape_label(row[0]) for row in rows] == labels
@@ -90,9 +90,9 @@ def test_each_input_format_round_trips_through_tensorboard(exported, run, tensor
 def test_every_embedding_layer_of_a_keras_model_becomes_a_tensor(exported):
     server, given, _ = exported
     listed = {e["tensorName"]: e["tensorShape"] for e in server.info("keras")["embeddings"]}
-    assert listed == {"colours/.ATTRIBUTES/VARIABLE_VALUE": [7, 3], "words/.ATTRIBUTES/VARIABLE_VALUE": [5, 4]}
+    assert listed == {"colours": [7, 3], "words": [5, 4]}
     for layer, weights in given["keras"].items():
-        np.testing.assert_array_equal(server.tensor("keras", f"{layer}/.ATTRIBUTES/VARIABLE_VALUE", weights.shape), weights)
+        np.testing.assert_array_equal(server.tensor("keras", layer, weights.shape), weights)
 
 
 def test_export_says_where_the_run_went(tmp_path, capsys):
@@ -174,6 +174,19 @@ def test_neighbours_by_cosine_distance(tmp_path, capsys):
     np.testing.assert_allclose([float(line.split()[2]) for line in lines], expected, atol=1e-4)
     assert main(["neighbours", str(tmp_path / "r"), "eats"]) == 2
     assert "no point labelled 'eats'; did you mean: 'east'" in capsys.readouterr().err
+
+    # Euclidean, as the inspector's other choice, and several queries in one call
+    assert main(["neighbours", str(tmp_path / "r"), "east", "north", "-k", "3", "--metric", "euclidean"]) == 0
+    east, north = capsys.readouterr().out.split("\n\n")
+    assert east.splitlines()[0] == "nearest to 'east' by euclidean distance:"
+    rows = [line.split() for line in east.splitlines()[1:]]
+    points = dict(zip(["east", "near", "thirty", "north", "west"], vectors))
+    assert [row[1] for row in rows] == ["thirty", "west", "north"]
+    expected = [np.linalg.norm(points[row[1]] - points["east"]) for row in rows]
+    np.testing.assert_allclose([float(row[2]) for row in rows], expected, atol=1e-4)
+    assert north.splitlines()[0] == "nearest to 'north' by euclidean distance:"
+    labels = [line.split()[1] for line in north.splitlines()[1:]]
+    assert labels[0] == "thirty" and set(labels[1:]) == {"east", "west"}  # those two are equally far
 
 
 def test_help_answers_without_importing_tensorflow():

@@ -38,7 +38,7 @@ def test_checkpoint_holds_float32_of_every_input_kind(tmp_path):
     export_embeddings(tmp_path / "run", [Embedding(v, name=k) for k, v in inputs.items()])
     reader = tf.train.load_checkpoint(str(tmp_path / "run"))
     for name, value in inputs.items():
-        stored = reader.get_tensor(f"{name}/.ATTRIBUTES/VARIABLE_VALUE")
+        stored = reader.get_tensor(name)
         assert stored.dtype == np.float32
         np.testing.assert_array_equal(stored, np.asarray(value, dtype=np.float32))
 
@@ -46,7 +46,7 @@ def test_checkpoint_holds_float32_of_every_input_kind(tmp_path):
 def test_config_paths_are_relative_and_name_real_files(tmp_path):
     result = export_embedding(tmp_path / "run", np.eye(3), ["a", "b", "c"], sprite=["red", "green", "blue"])
     (embedding,) = read_config(tmp_path / "run").embeddings
-    assert embedding.tensor_name == result.tensor_name
+    assert embedding.tensor_name == result.name
     assert not read_config(tmp_path / "run").model_checkpoint_path
     for path in (embedding.metadata_path, embedding.sprite.image_path):
         assert not os.path.isabs(path) and ".." not in path
@@ -65,9 +65,9 @@ def test_reexport_replaces_files_and_keeps_subfolders(tmp_path):
 
     assert (run / "train" / "events.out.tfevents.keras").read_bytes() == b"kept"
     assert sorted(p.name for p in run.glob("*.metadata.tsv")) == ["z.metadata.tsv"]
-    assert [e.tensor_name for e in read_config(run).embeddings] == ["z/.ATTRIBUTES/VARIABLE_VALUE"]
+    assert [e.tensor_name for e in read_config(run).embeddings] == ["z"]
     names = {name for name, _ in tf.train.list_variables(str(run))}
-    assert "z/.ATTRIBUTES/VARIABLE_VALUE" in names and "x/.ATTRIBUTES/VARIABLE_VALUE" not in names
+    assert "z" in names and "x" not in names
     assert [p.name for p in tmp_path.iterdir()] == ["run"]  # no staging folders left
 
 
@@ -104,7 +104,7 @@ def test_all_io_goes_through_tf_gfile(tmp_path):
     assert result.run_dir == run
     assert tf.io.gfile.exists(result.config_path)
     reader = tf.train.load_checkpoint(run)
-    np.testing.assert_array_equal(reader.get_tensor(result.tensor_name), np.eye(3, dtype=np.float32))
+    np.testing.assert_array_equal(reader.get_tensor(result.name), np.eye(3, dtype=np.float32))
     assert validate("ram://logs").ok
 
 
@@ -172,7 +172,7 @@ def test_fewer_than_three_columns_are_stored_with_zero_columns(tmp_path, columns
     vectors = np.random.default_rng(0).normal(size=(5, columns))
     result = export_embedding(tmp_path / "run", vectors, list("abcde"))
     assert result.shape == (5, 3)
-    stored = tf.train.load_checkpoint(str(tmp_path / "run")).get_tensor(result.tensor_name)
+    stored = tf.train.load_checkpoint(str(tmp_path / "run")).get_tensor(result.name)
     np.testing.assert_array_equal(stored[:, :columns], vectors.astype(np.float32))
     assert (stored[:, columns:] == 0).all()
     assert validate(str(tmp_path)).ok

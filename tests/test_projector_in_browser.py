@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 
+import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
-from projector_export import export_embedding
+from projector_export import ProjectorCallback, export_embedding
+from projector_export.checkpoint import write_checkpoint
 from projector_export.cli import main
 from projector_page import CHROMIUM, CHROMIUM_FLAGS, ProjectorPage, require_browser
 from reviews import write_aclimdb
@@ -41,12 +42,31 @@ def projector(tmp_path_factory, start_tensorboard, browser):
 
     aclimdb = write_aclimdb(tmp_path_factory.mktemp("reviews"), {"train": 100, "test": 20})
     imdb = train_imdb(aclimdb=str(aclimdb), epochs=2, logdir=str(logs), vocab_size=400, verbose=0)
+    fit_with_projector_callback(logs / "keras-model", epochs=3)
     server = start_tensorboard(logs)
-    server.wait_for_runs({"labels", "word2vec", "colours-2d/projector", "colours-3d/projector", "imdb/projector"})
+    server.wait_for_runs(
+        {"labels", "word2vec", "colours-2d/projector", "colours-3d/projector", "imdb/projector", "keras-model/projector"}
+    )
     page = ProjectorPage(browser, server.url)
     page.imdb_rows = imdb.vocab_size
+    page.first_view = page.show()  # as the page opens, nothing selected
+    page.logs = logs
     yield page
     page.page.close()
+
+
+def fit_with_projector_callback(log_dir, epochs):
+    """A small Keras model fitted with ProjectorCallback, as a user would."""
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [keras.Input((4,), dtype="int32"), keras.layers.Embedding(30, 4, name="words"),
+         keras.layers.GlobalAveragePooling1D(), keras.layers.Dense(1)]
+    )
+    model.compile(optimizer="adam", loss="mse")
+    rng = np.random.default_rng(0)
+    callback = ProjectorCallback(str(log_dir), metadata=[f"word{i}" for i in range(30)])
+    model.fit(rng.integers(0, 30, (64, 4)), rng.normal(size=(64, 1)), epochs=epochs, verbose=0, callbacks=[callback])
+    return callback
 
 
 @pytest.mark.parametrize(
@@ -64,7 +84,7 @@ def projector(tmp_path_factory, start_tensorboard, browser):
 def test_page_shows_every_point_with_its_label_and_sprite(projector, run, tensor, points, dimension, sprite):
     if points == "vocabulary":
         points = projector.imdb_rows  # padding, the subwords of the vocabulary built here, 256 bytes
-    shown = projector.show(run, f"{tensor}/.ATTRIBUTES/VARIABLE_VALUE")
+    shown = projector.show(run, tensor)
     path = projector.screenshot(f"browser-{run.replace('/', '-')}-{tensor}")
     print(f"screenshot of run {run!r}: {path}")
     assert (shown.points, shown.dimension) == (points, dimension)
@@ -82,8 +102,39 @@ def test_page_shows_every_point_with_its_label_and_sprite(projector, run, tensor
         assert shown.first_labels[0] == "<pad>"
         assert {"kind", "count", "sentiment"} <= set(shown.colour_options)
         assert projector.colour_by("sentiment") == "sentiment"
-        assert projector.show(run, f"{tensor}/.ATTRIBUTES/VARIABLE_VALUE").errors == []
+        assert projector.show(run, tensor).errors == []
         projector.screenshot(f"browser-imdb-{tensor}-by-sentiment")
+
+
+TRAINED = {
+    "colours-2d/projector": "final", "colours-3d/projector": "final", "imdb/projector": "final",
+    "keras-model/projector": "words",  # ProjectorCallback: the layer's latest weights, under its name
+}
+
+
+@pytest.mark.parametrize("run, trained", TRAINED.items())
+def test_each_run_opens_on_the_trained_embedding_and_lists_the_rest_in_training_order(projector, run, trained):
+    """Choosing only the run, as a person does: the data panel picks the tensor itself."""
+    from projector_export.config import read_config
+
+    if run == projector.first_view.run:
+        shown = projector.first_view  # the page's own first choice, before anything was clicked
+    else:
+        shown = projector.show(run)
+    projector.screenshot(f"browser-first-view-{run.replace('/', '-')}")
+    written = [e.tensor_name for e in read_config(str(projector.logs / run)).embeddings]  # trained, then in training order
+    assert shown.tensor == trained
+    assert shown.tensors == written and written[0] == trained and len(written) > 2
+    assert all("/" not in name for name in shown.tensors)  # the names given, not checkpoint paths
+    if run == "keras-model/projector":
+        assert shown.tensors == ["words", "words-epoch-001", "words-epoch-002", "words-epoch-003"]
+
+
+def test_the_page_opens_on_a_trained_embedding(projector):
+    """Whichever run TensorBoard lists first, the page opens on its trained tensor."""
+    first = projector.first_view
+    assert first.tensor == {**TRAINED, "labels": "embedding", "word2vec": "embedding"}[first.run]
+    assert first.errors == [] and re.fullmatch(r"Total variance described: \d+\.\d%\.", first.variance)
 
 
 def test_page_reports_what_raw_labels_break(tmp_path, start_tensorboard, browser):
@@ -93,7 +144,7 @@ def test_page_reports_what_raw_labels_break(tmp_path, start_tensorboard, browser
     server = start_tensorboard(tmp_path)
     server.wait_for_runs({"raw"})
     page = ProjectorPage(browser, server.url)
-    shown = page.show("raw", "embedding/.ATTRIBUTES/VARIABLE_VALUE")
+    shown = page.show("raw", "embedding")
     page.screenshot("browser-raw-labels")
     page.page.close()
     assert any("Number of tensors (10) do not match the number of lines in metadata (8)" in e for e in shown.errors)
@@ -106,13 +157,13 @@ def test_page_draws_no_point_of_a_two_column_tensor_but_of_our_export(tmp_path, 
     export_embedding(tmp_path / "raw", np.c_[vectors, vectors])  # then the checkpoint as others write it:
     for path in (tmp_path / "raw").glob("embeddings.ckpt*"):
         path.unlink()
-    tf.train.Checkpoint(embedding=tf.Variable(vectors.astype(np.float32))).save(str(tmp_path / "raw" / "embeddings.ckpt"))
+    write_checkpoint(str(tmp_path / "raw"), {"embedding": vectors.astype(np.float32)})
     server = start_tensorboard(tmp_path)
     server.wait_for_runs({"ours", "raw"})
     page = ProjectorPage(browser, server.url)
-    raw = page.show("raw", "embedding/.ATTRIBUTES/VARIABLE_VALUE")
+    raw = page.show("raw", "embedding")
     page.screenshot("browser-raw-two-columns")
-    ours = page.show("ours", "embedding/.ATTRIBUTES/VARIABLE_VALUE")
+    ours = page.show("ours", "embedding")
     page.page.close()
     assert (raw.points, raw.dimension, raw.variance) == (30, 2, "Total variance described: NaN%.")
     assert (ours.points, ours.dimension, ours.variance) == (30, 3, "Total variance described: 100.0%.")

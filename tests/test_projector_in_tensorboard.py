@@ -74,18 +74,18 @@ def test_tensor_bytes_equal_what_was_exported(exported):
     server, given = exported
     info = server.info("hostile")
     (embedding,) = info["embeddings"]
-    assert embedding["tensorName"] == "embedding/.ATTRIBUTES/VARIABLE_VALUE"
+    assert embedding["tensorName"] == "embedding"
     assert embedding["tensorShape"] == [len(HOSTILE), 5]
     served = server.tensor("hostile", embedding["tensorName"], (len(HOSTILE), 5))
     np.testing.assert_array_equal(served, given["hostile"].astype(np.float32))
 
-    words = server.tensor("table", "words/.ATTRIBUTES/VARIABLE_VALUE", (200, 4))
+    words = server.tensor("table", "words", (200, 4))
     np.testing.assert_array_equal(words, given["table"].astype(np.float32))
 
 
 def test_hostile_labels_land_on_their_points(exported):
     server, _ = exported
-    text = server.metadata("hostile", "embedding/.ATTRIBUTES/VARIABLE_VALUE")
+    text = server.metadata("hostile", "embedding")
     header, rows = parse_metadata(text)
     assert header == ["label"]  # no header for one column, even with "a\tb" first
     assert len(rows) == len(HOSTILE)
@@ -102,7 +102,7 @@ def test_hostile_labels_land_on_their_points(exported):
 
 def test_a_moved_run_still_opens(exported):
     server, given = exported
-    name = "embedding/.ATTRIBUTES/VARIABLE_VALUE"
+    name = "embedding"
     served = server.tensor("moved/copy", name, (len(HOSTILE), 5))
     np.testing.assert_array_equal(served, given["hostile"].astype(np.float32))
     _, rows = parse_metadata(server.metadata("moved/copy", name))
@@ -111,7 +111,7 @@ def test_a_moved_run_still_opens(exported):
 
 def test_several_columns_get_a_header_and_blank_cells_stay_rows(exported):
     server, _ = exported
-    header, rows = parse_metadata(server.metadata("table", "words/.ATTRIBUTES/VARIABLE_VALUE"))
+    header, rows = parse_metadata(server.metadata("table", "words"))
     assert header == ["word", "count", "note"]
     assert len(rows) == 200
     assert rows[7] == ["word7", "7", "(empty)"]
@@ -136,7 +136,7 @@ def test_sprite_has_each_points_colour_in_its_cell(exported):
 def test_several_tensors_in_one_run_each_with_its_metadata(exported):
     server, given = exported
     embeddings = {e["tensorName"]: e for e in server.info("epochs")["embeddings"]}
-    names = [f"epoch-{i}/.ATTRIBUTES/VARIABLE_VALUE" for i in range(3)] + ["final/.ATTRIBUTES/VARIABLE_VALUE"]
+    names = [f"epoch-{i}" for i in range(3)] + ["final"]
     assert sorted(embeddings) == sorted(names)
     for i, name in enumerate(names[:3]):
         np.testing.assert_array_equal(server.tensor("epochs", name, (50, 3)), given["epochs"][i])
@@ -156,6 +156,6 @@ def test_reexport_while_tensorboard_runs_is_picked_up(tmp_path, start_tensorboar
 
     export_embedding(tmp_path / "run", np.ones((6, 3)), list("abcdef"), name="other")
     (embedding,) = server.info("run")["embeddings"]
-    assert embedding["tensorName"] == "other/.ATTRIBUTES/VARIABLE_VALUE"
+    assert embedding["tensorName"] == "other"
     assert embedding["tensorShape"] == [6, 3]
     assert len(parse_metadata(server.metadata("run", embedding["tensorName"]))[1]) == 6

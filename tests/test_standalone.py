@@ -140,7 +140,7 @@ def test_standalone_export_of_a_run(tmp_path):
     assert config == {
         "embeddings": [
             {
-                "tensorName": "embedding/.ATTRIBUTES/VARIABLE_VALUE",
+                "tensorName": "embedding",
                 "tensorShape": [6, 4],
                 "tensorPath": "tensor.bytes",
                 "metadataPath": "metadata.tsv",
@@ -153,7 +153,7 @@ def test_standalone_export_of_a_run(tmp_path):
     assert (out / "embedding.sprite.png").read_bytes() == open(tensor.sprite_path, "rb").read()
     assert (out / "tensor.bytes").read_bytes() == vectors.astype("<f4").tobytes()
     assert_same_bits(parsed(read_tsv(out / "vectors.tsv")), vectors)
-    assert (result.tensor_name, result.shape) == ("embedding/.ATTRIBUTES/VARIABLE_VALUE", (6, 4))
+    assert (result.name, result.shape) == ("embedding", (6, 4))
     assert result.vectors_path == str(out / "vectors.tsv") and result.sprite_path == str(out / "embedding.sprite.png")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["logs", "out"]  # nothing beside it
 
@@ -182,7 +182,7 @@ def epochs(tmp_path):
 def test_tensor_is_chosen_by_short_or_full_name_else_final(tmp_path, epochs, tensor, value):
     result = export_standalone(epochs, tmp_path / "out", tensor=tensor)
     assert (tmp_path / "out" / "vectors.tsv").read_text() == f"{value}\t{value}\t{value}\n" * 2
-    assert result.tensor_name.endswith("/.ATTRIBUTES/VARIABLE_VALUE")
+    assert result.name == (tensor or "final").removesuffix("/.ATTRIBUTES/VARIABLE_VALUE")
 
 
 def test_errors_name_the_run_and_tensor_and_leave_nothing(tmp_path, epochs):
@@ -233,11 +233,12 @@ def test_all_io_goes_through_tf_gfile():
 
 
 def test_exported_checkpoint_loads_back_into_a_keras_style_variable(tmp_path):
-    """The checkpoint is written without copying the matrix, yet restores like a tf.Variable's."""
+    """The checkpoint is written without copying the matrix, under the tensor's name, and
+    restores into a variable of that name (a name-based checkpoint)."""
     vectors = np.random.default_rng(5).normal(size=(50, 8)).astype(np.float32)
     result = export_embedding(tmp_path / "run", vectors, name="words")
-    variable = tf.Variable(tf.zeros((50, 8)))
+    variable = tf.Variable(tf.zeros((50, 8)), name="words")
     tf.train.Checkpoint(words=variable).restore(result.checkpoint_prefix).assert_existing_objects_matched()
     np.testing.assert_array_equal(variable.numpy(), vectors)
     reader = tf.train.load_checkpoint(str(tmp_path / "run"))
-    assert reader.get_variable_to_shape_map()["words/.ATTRIBUTES/VARIABLE_VALUE"] == [50, 8]
+    assert reader.get_variable_to_shape_map()["words"] == [50, 8]

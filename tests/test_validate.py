@@ -11,6 +11,7 @@ import tensorflow as tf
 from PIL import Image
 
 from projector_export import Embedding, export_embedding, export_embeddings, validate
+from projector_export.checkpoint import write_checkpoint
 
 
 def good_runs(logs):
@@ -44,15 +45,14 @@ def break_checkpoint(run):
 
 def break_tensor_name(run):
     config = run / "projector_config.pbtxt"
-    config.write_text(config.read_text().replace("embedding/.ATTRIBUTES", "missing/.ATTRIBUTES"))
+    config.write_text(config.read_text().replace('tensor_name: "embedding"', 'tensor_name: "missing"'))
 
 
 def replace_tensor(run, array):
-    variables = {"embedding": tf.Variable(np.asarray(array, np.float32))}
     for path in run.glob("embeddings.ckpt*"):
         path.unlink()
     (run / "checkpoint").unlink()
-    tf.train.Checkpoint(**variables).save(str(run / "embeddings.ckpt"))
+    write_checkpoint(str(run), {"embedding": np.asarray(array, np.float32)})
 
 
 def break_rank(run):
@@ -111,19 +111,19 @@ BREAKS = [
     (break_config, None, "projector_config.pbtxt does not parse"),
     (break_events, None, "no event file"),
     (break_checkpoint, None, "no checkpoint found"),
-    (break_tensor_name, "missing/.ATTRIBUTES/VARIABLE_VALUE", "the checkpoint does not hold"),
-    (break_rank, "embedding/.ATTRIBUTES/VARIABLE_VALUE", "shape [4, 2, 2]; the projector needs 2-D"),
-    (break_two_columns, "embedding/.ATTRIBUTES/VARIABLE_VALUE", "Total variance described: NaN%"),
-    (break_one_column, "embedding/.ATTRIBUTES/VARIABLE_VALUE", "shape [4, 1]; the projector lists only tensors of at least 2 rows and 2 columns"),
-    (break_metadata_header, "embedding/.ATTRIBUTES/VARIABLE_VALUE", "must not have a header row"),
-    (break_metadata_blank, "embedding/.ATTRIBUTES/VARIABLE_VALUE", "has 2 rows as the projector reads it, but the tensor has 4"),
-    (break_metadata_tab, "embedding/.ATTRIBUTES/VARIABLE_VALUE", "row 1: 2 tab-separated cells under 1 column(s), so the projector shows 'b'"),
-    (break_metadata_missing, "embedding/.ATTRIBUTES/VARIABLE_VALUE", "metadata file 'embedding.metadata.tsv' does not exist"),
-    (break_metadata_outside, "embedding/.ATTRIBUTES/VARIABLE_VALUE", "lies outside the run folder"),
-    (break_sprite_missing, "embedding/.ATTRIBUTES/VARIABLE_VALUE", "sprite image 'embedding.sprite.png' does not exist"),
-    (break_sprite_too_large, "embedding/.ATTRIBUTES/VARIABLE_VALUE", "sprite is 8200x16 px"),
-    (break_sprite_too_small, "embedding/.ATTRIBUTES/VARIABLE_VALUE", "sprite holds 3 cells of 16x16 px but the tensor has 4"),
-    (break_sprite_dim, "embedding/.ATTRIBUTES/VARIABLE_VALUE", "single_image_dim is [16]"),
+    (break_tensor_name, "missing", "the checkpoint does not hold"),
+    (break_rank, "embedding", "shape [4, 2, 2]; the projector needs 2-D"),
+    (break_two_columns, "embedding", "Total variance described: NaN%"),
+    (break_one_column, "embedding", "shape [4, 1]; the projector lists only tensors of at least 2 rows and 2 columns"),
+    (break_metadata_header, "embedding", "must not have a header row"),
+    (break_metadata_blank, "embedding", "has 2 rows as the projector reads it, but the tensor has 4"),
+    (break_metadata_tab, "embedding", "row 1: 2 tab-separated cells under 1 column(s), so the projector shows 'b'"),
+    (break_metadata_missing, "embedding", "metadata file 'embedding.metadata.tsv' does not exist"),
+    (break_metadata_outside, "embedding", "lies outside the run folder"),
+    (break_sprite_missing, "embedding", "sprite image 'embedding.sprite.png' does not exist"),
+    (break_sprite_too_large, "embedding", "sprite is 8200x16 px"),
+    (break_sprite_too_small, "embedding", "sprite holds 3 cells of 16x16 px but the tensor has 4"),
+    (break_sprite_dim, "embedding", "single_image_dim is [16]"),
 ]
 
 
@@ -152,9 +152,9 @@ def test_cli_prints_each_problem_and_exits_1(tmp_path):
         [sys.executable, "-m", "projector_export.cli", "validate", str(tmp_path)], capture_output=True, text=True
     )
     assert cli.returncode == 1
-    assert "run 'a', tensor 'embedding/.ATTRIBUTES/VARIABLE_VALUE': metadata" in cli.stdout
-    assert "run 'b', tensor 'embedding/.ATTRIBUTES/VARIABLE_VALUE': sprite is 8200x16 px" in cli.stdout
-    assert cli.stdout.count("fix:") == 2 and "2 problem(s)" in cli.stdout
+    assert "run 'a', tensor 'embedding': metadata" in cli.stdout
+    assert "run 'b', tensor 'embedding': sprite is 8200x16 px" in cli.stdout
+    assert cli.stdout.count("fix:") == 2 and "2 problems" in cli.stdout
 
 
 def test_cli_passes_a_good_logdir_and_says_how_to_open_it(tmp_path):
@@ -163,10 +163,46 @@ def test_cli_passes_a_good_logdir_and_says_how_to_open_it(tmp_path):
         [sys.executable, "-m", "projector_export.cli", "validate", str(tmp_path)], capture_output=True, text=True
     )
     assert cli.returncode == 0, cli.stdout + cli.stderr
-    assert "3 projector run(s) checked" in cli.stdout and "all good" in cli.stdout
+    assert "3 projector runs checked" in cli.stdout and "all good" in cli.stdout
     assert f"tensorboard --logdir {tmp_path}" in cli.stdout
 
 
 def test_missing_logdir_is_a_problem(tmp_path):
     report = validate(str(tmp_path / "nope"))
     assert not report.ok and "no such folder" in report.problems[0].message
+    cli = subprocess.run(
+        [sys.executable, "-m", "projector_export.cli", "validate", str(tmp_path / "nope")], capture_output=True, text=True
+    )
+    assert cli.returncode == 1
+    assert f"{tmp_path / 'nope'}: no such folder" in cli.stdout and "run '" not in cli.stdout
+
+
+def test_a_folder_without_projector_runs_fails_with_a_hint(tmp_path):
+    (tmp_path / "logs" / "keras" / "train").mkdir(parents=True)
+    (tmp_path / "logs" / "keras" / "train" / "events.out.tfevents.1").write_bytes(b"")
+    cli = subprocess.run(
+        [sys.executable, "-m", "projector_export.cli", "validate", str(tmp_path / "logs")], capture_output=True, text=True
+    )
+    assert cli.returncode == 1
+    assert f"no projector runs under {tmp_path / 'logs'}" in cli.stdout
+    assert "projector-export export" in cli.stdout and "all good" not in cli.stdout
+
+
+def test_runs_written_with_object_based_keys_still_validate_and_read(tmp_path):
+    """Runs of earlier versions: a tf.train.Checkpoint, keys `NAME/.ATTRIBUTES/VARIABLE_VALUE`."""
+    from projector_export.runs import read_run_tensor
+
+    run = tmp_path / "old"
+    export_embedding(run, np.eye(4), list("abcd"), name="final")
+    for path in run.glob("embeddings.ckpt*"):
+        path.unlink()
+    vectors = np.arange(12, dtype=np.float32).reshape(4, 3)
+    tf.train.Checkpoint(final=tf.Variable(vectors)).save(str(run / "embeddings.ckpt"))
+    config = run / "projector_config.pbtxt"
+    config.write_text(config.read_text().replace('"final"', '"final/.ATTRIBUTES/VARIABLE_VALUE"'))
+
+    assert validate(str(tmp_path)).ok, str(validate(str(tmp_path)))
+    for tensor in (None, "final", "final/.ATTRIBUTES/VARIABLE_VALUE"):
+        read = read_run_tensor(str(run), tensor)
+        assert (read.name, read.key) == ("final", "final/.ATTRIBUTES/VARIABLE_VALUE")
+        np.testing.assert_array_equal(read.vectors, vectors)

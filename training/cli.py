@@ -11,6 +11,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from projector_export.console import quiet_tensorflow
 from projector_export.errors import ProjectorExportError
 from training.colours import options as colours
 from training.imdb import options as imdb
@@ -24,6 +25,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="projector-train",
         description="Train an example embedding and export it for TensorBoard's Embedding Projector.",
     )
+    parser.add_argument(
+        "--verbose", action="store_true",
+        help="show TensorFlow's native log lines too (or set PROJECTOR_EXPORT_VERBOSE=1)",
+    )
     commands = parser.add_subparsers(dest="name", metavar="COMMAND", required=True)
     for name, options in COMMANDS.items():
         command = commands.add_parser(name, help=options.HELP, description=options.DESCRIPTION)
@@ -35,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run `projector-train`; returns the exit status."""
     args = build_parser().parse_args(argv)
+    quiet_tensorflow(args.verbose)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     for package in ("training", "projector_export"):
         logging.getLogger(package).setLevel(logging.INFO)

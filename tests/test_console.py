@@ -1,0 +1,107 @@
+"""A quiet console: no TensorFlow native log lines from any command, unless asked for."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from reviews import write_aclimdb
+
+# What TensorFlow 2.21 prints from C++ on a CPU-only machine, whatever TF_CPP_MIN_LOG_LEVEL says.
+NATIVE = re.compile(r"^[IWEF]\d{4} |absl::InitializeLog|oneDNN|cuInit|cuda drivers|cpu_feature_guard", re.M)
+
+
+def run(*args, cwd, env=None):
+    environment = {k: v for k, v in os.environ.items() if k not in ("PROJECTOR_EXPORT_VERBOSE", "TF_CPP_MIN_LOG_LEVEL")}
+    environment.update(env or {})
+    done = subprocess.run([sys.executable, "-m", *args], cwd=cwd, env=environment, capture_output=True, text=True)
+    return done, done.stdout + done.stderr
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    root = tmp_path_factory.mktemp("console")
+    np.save(root / "v.npy", np.random.default_rng(0).normal(size=(20, 4)))
+    (root / "labels.txt").write_text("".join(f"w{i}\n" for i in range(20)))
+    write_aclimdb(root, {"train": 40, "test": 20})
+    return root
+
+
+COMMANDS = [
+    ("projector_export.cli", "export", "v.npy", "--logdir", "logs", "--run", "v", "--metadata", "labels.txt"),
+    ("projector_export.cli", "validate", "logs"),
+    ("projector_export.cli", "neighbours", "logs/v", "w1", "w2", "-k", "3"),
+    ("projector_export.cli", "tsv", "logs/v", "--out", "standalone"),
+    ("training.cli", "colours", "--dims", "2", "--pairs", "2000", "--epochs", "1", "--logdir", "logs"),
+    ("training.cli", "imdb", "--aclimdb", "aclImdb", "--epochs", "1", "--vocab-size", "300", "--logdir", "logs"),
+]
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=[" ".join(c[:2]) for c in COMMANDS])
+def test_no_native_log_line_reaches_the_console(workspace, command):
+    done, output = run(*command, cwd=workspace)
+    assert done.returncode == 0, output[-3000:]
+    assert not NATIVE.search(output), output[-3000:]
+
+
+def test_verbose_brings_them_back(workspace):
+    """TensorFlow does print them here, so the test above can fail; the switch shows them."""
+    done, output = run("projector_export.cli", "validate", "logs", cwd=workspace, env={"PROJECTOR_EXPORT_VERBOSE": "1"})
+    assert NATIVE.search(output), output[-3000:]
+    done, output = run("projector_export.cli", "--verbose", "validate", "logs", cwd=workspace)
+    assert NATIVE.search(output), output[-3000:]
+
+
+def test_the_filter_passes_everything_else_in_order(tmp_path):
+    script = textwrap.dedent(
+        """
+        import os, sys
+        from projector_export.console import quiet_tensorflow
+        quiet_tensorflow()
+        os.write(2, b"I0000 00:00:1796449240.360231   12538 port.cc:153] oneDNN custom operations are on.\\n")
+        sys.stderr.write("\\rreading: 1 rows"); sys.stderr.flush()
+        sys.stderr.write("\\rreading: 2 rows\\n"); sys.stderr.flush()
+        os.write(2, b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\\n")
+        os.write(2, b"E0000 00:00:1796449244.090185   12538 cuda_platform.cc:52] failed call")
+        os.write(2, b" to cuInit: INTERNAL\\nIt works: I said so.\\n")
+        raise SystemExit("error: something the user must see")
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, cwd=tmp_path)
+    assert done.returncode == 1
+    assert done.stderr == b"\rreading: 1 rows\rreading: 2 rows\nIt works: I said so.\nerror: something the user must see\n"
+
+
+TFDS_RUN = textwrap.dedent(
+    """
+    import os, sys
+    import tensorflow_datasets as tfds
+    from training.cli import main
+    data_dir = os.path.abspath("tensorflow_datasets")
+    builder = tfds.builder("imdb_reviews", data_dir=data_dir)
+    os.makedirs(builder.data_dir, exist_ok=True)
+    builder.info.write_to_directory(builder.data_dir)
+    with tfds.testing.mock_data(num_examples=20, data_dir=data_dir):
+        sys.exit(main(sys.argv[1:] + ["imdb", "--data-dir", data_dir, "--logdir", "logs", "--epochs", "1",
+                                      "--vocab-size", "300"]))
+    """
+)
+
+
+def test_tfds_warnings_stay_off_the_console_too(tmp_path):
+    """Reading IMDB through tfds (mocked here) logs deprecation warnings meant for developers."""
+    script = tmp_path / "tfds_run.py"
+    script.write_text(TFDS_RUN)
+    quiet = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True)
+    assert quiet.returncode == 0, quiet.stderr[-3000:]
+    assert "20 training and 20 test reviews" in quiet.stdout
+    assert not re.search(r"WARNING:(absl|tensorflow)|deprecated", quiet.stdout + quiet.stderr), quiet.stderr
+    assert not NATIVE.search(quiet.stdout + quiet.stderr), quiet.stderr
+    verbose = subprocess.run([sys.executable, str(script), "--verbose"], cwd=tmp_path, capture_output=True, text=True)
+    assert "WARNING:absl" in verbose.stderr  # what the quiet run held back
