@@ -76,9 +76,9 @@ def fit_with_projector_callback(log_dir, epochs):
         ("word2vec", "embedding", 50, 3, None),
         ("colours-2d/projector", "final", 550, 3, (24 * 16, 24 * 16)),  # a zero third column
         ("colours-3d/projector", "final", 550, 3, (24 * 16, 24 * 16)),
-        ("colours-3d/projector", "epoch-0000", 550, 3, (24 * 16, 24 * 16)),
+        ("colours-3d/projector", "snapshot-epoch-00", 550, 3, (24 * 16, 24 * 16)),
         ("imdb/projector", "final", "vocabulary", 16, None),
-        ("imdb/projector", "embedding-epoch-001", "vocabulary", 16, None),
+        ("imdb/projector", "snapshot-epoch-01", "vocabulary", 16, None),
     ],
 )
 def test_page_shows_every_point_with_its_label_and_sprite(projector, run, tensor, points, dimension, sprite):

@@ -33,7 +33,7 @@ from training.callbacks import (
 from training.colours import DEFAULT_DIMS, DEFAULT_EPOCHS, DEFAULT_PAIRS, DEFAULT_SEEDS
 from training.colours.data import Pairs, load_colours, make_pairs
 from training.colours.model import build_model, embedding_vectors, learning_rate_schedule
-from training.console import plural
+from training.progress import plural
 from training.loop import fit
 
 BATCH_SIZE = 512

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 
 from training.colours import DEFAULT_DIMS, DEFAULT_EPOCHS, DEFAULT_PAIRS, DEFAULT_SEEDS
-from training.console import interactive, plural
+from training.progress import interactive, plural
 
 HELP = "colour-name embeddings learnt from pairs of similar colours (the blog post's job)"
 DESCRIPTION = (

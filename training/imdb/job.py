@@ -26,7 +26,7 @@ import tensorflow as tf
 from projector_export import Embedding, ExportResult, ProjectorExportError, export_embeddings
 from projector_export.callback import PROJECTOR_SUBFOLDER
 from training.callbacks import EpochLine, ProgressBar, Snapshot, Snapshots, remove_earlier_logs, snapshot_name
-from training.console import plural
+from training.progress import plural
 from training.imdb import DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_VOCAB_SIZE
 from training.imdb.data import load_reviews
 from training.imdb.model import build_model, compile_model, embedding_vectors, token_sentiment

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from training.console import interactive, plural
+from training.progress import interactive, plural
 from training.imdb import ACLIMDB_URL, DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_VOCAB_SIZE
 from training.strategies import STRATEGIES
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
-from training.console import Progress, plural
+from training.progress import Progress, plural
 from training.imdb.data import Reviews
 from training.imdb.vocabulary import SubwordTextEncoder
 

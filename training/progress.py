@@ -1,4 +1,4 @@
-"""What the `projector-train` commands print: counted words and one line of progress.
+"""Progress for the `projector-train` commands: one line that says what it counts, and counted words.
 
 TensorFlow-free. On a terminal a progress line is redrawn in place; anywhere else (a file,
 a pipe, a CI log) only whole lines are written, so a log holds no carriage returns,
