@@ -28,6 +28,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from projector_export import ProjectorExportError, validate
+from projector_export.config import projector_order
 from projector_export.metadata import parse_metadata, unescape_label
 from conftest import free_ports
 from reviews import write_aclimdb
@@ -94,6 +95,8 @@ def test_the_run_opens_in_tensorboard_with_labels_that_line_up(trained, aclimdb,
     listed = server.info("imdb/projector")["embeddings"]
     names = [entry["tensorName"].split("/")[0] for entry in listed]
     assert names == ["final"] + [f"snapshot-epoch-{e:02d}" for e in range(1, EPOCHS + 1)]
+    # what the data panel lists, and opens the first of: the trained one, then training order
+    assert projector_order((e["tensorName"], e["tensorShape"], bool(e.get("metadataPath"))) for e in listed) == names
     vectors = {}
     for entry, name in zip(listed, names):
         assert entry["tensorShape"] == [rows_expected, EMBEDDING_DIM]
