@@ -151,7 +151,7 @@ def test_help_answers_without_importing_tensorflow():
     code = (
         "import sys\n"
         "from training.cli import main\n"
-        "for argv in (['--help'], ['colours', '--help']):\n"
+        "for argv in (['--help'], ['colours', '--help'], ['imdb', '--help']):\n"
         "    try:\n"
         "        main(argv)\n"
         "    except SystemExit:\n"

@@ -82,18 +82,9 @@ def fit(
     print(history.history["loss"])
     ```
     """
-    if isinstance(x, tf.data.Dataset):
-        if y is not None:
-            raise ValueError("give the targets inside the dataset, not as `y`")
-        train = _DatasetBatches(x, strategy)
-    else:
-        if strategy is not None:
-            raise ValueError("a strategy trains from a tf.data.Dataset; make one of the arrays")
-        if batch_size is None:
-            raise ValueError("arrays need a batch_size")
-        train = _ArrayBatches(x, y, batch_size, shuffle=shuffle, seed=seed)
+    train = _batches(x, y, batch_size=batch_size, shuffle=shuffle, seed=seed, strategy=strategy)
     validation = None if validation_data is None else _DatasetBatches(validation_data, strategy)
-    _make_variables(model, x if isinstance(x, tf.data.Dataset) else None, strategy)
+    _make_variables(model, train, strategy)
     run_train = _runner(model.train_step, train, strategy, jit_compile=True)
     run_test = None if validation is None else _runner(model.test_step, validation, strategy, jit_compile=False)
 
@@ -124,6 +115,18 @@ def fit(
             break
     callback_list.on_train_end(logs)
     return model.history
+
+
+def _batches(x, y, *, batch_size, shuffle, seed, strategy):
+    if isinstance(x, tf.data.Dataset):
+        if y is not None:
+            raise ValueError("give the targets inside the dataset, not as `y`")
+        return _DatasetBatches(x, strategy)
+    if strategy is not None:
+        raise ValueError("a strategy trains from a tf.data.Dataset; make one of the arrays")
+    if batch_size is None:
+        raise ValueError("arrays need a batch_size")
+    return _ArrayBatches(x, y, batch_size, shuffle=shuffle, seed=seed)
 
 
 class _ArrayBatches:
@@ -160,6 +163,7 @@ class _DatasetBatches:
         # One iterator for all epochs: deleting the first epoch's iterator took 9 s here (the
         # whole of a later epoch took 2.7 s). Repeated, a shuffled dataset still reshuffles
         # each pass, and the validation batches come in the same order every epoch.
+        self.dataset = dataset
         repeated = dataset.repeat()
         if strategy is not None:
             repeated = strategy.experimental_distribute_dataset(repeated)
@@ -172,7 +176,7 @@ class _DatasetBatches:
         return next(self.iterator)
 
 
-def _make_variables(model: keras.Model, dataset: tf.data.Dataset | None, strategy) -> None:
+def _make_variables(model: keras.Model, train, strategy: tf.distribute.Strategy | None) -> None:
     """Make the optimizer's and the metrics' variables before any step runs, as `fit` does."""
     if strategy is None:
         if not model.optimizer.built:
@@ -181,7 +185,7 @@ def _make_variables(model: keras.Model, dataset: tf.data.Dataset | None, strateg
     with strategy.scope():
         model.optimizer.build(model.trainable_variables)
         # Metric variables are made here, outside the replicas, as Keras's fit does.
-        inputs, targets = next(iter(dataset.take(1)))
+        inputs, targets = next(iter(train.dataset.take(1)))
         model.compute_metrics(inputs, targets, model(inputs), sample_weight=None)
 
 
