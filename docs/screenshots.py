@@ -81,11 +81,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def train_missing(logdir: Path) -> None:
     if not all((logdir / name / "projector").is_dir() for name in ("colours-2d", "colours-3d")):
-        from training.colours import train_colours
+        from training.colours.job import train_colours
 
         train_colours(logdir=str(logdir), verbose=0)
     if not (logdir / "imdb" / "projector").is_dir():
-        from training.imdb import train_imdb
+        from training.imdb.job import train_imdb
 
         reviews = write_aclimdb(Path(tempfile.mkdtemp(prefix="reviews-")), {"train": 1000, "test": 200})
         train_imdb(aclimdb=str(reviews), epochs=10, logdir=str(logdir), vocab_size=1000, verbose=0)

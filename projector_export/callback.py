@@ -133,9 +133,18 @@ class ProjectorCallback(keras.callbacks.Callback):
 
 
 def embedding_layers(model: keras.Model) -> list[keras.layers.Embedding]:
-    """Every Embedding layer of a model, nested models included, in order."""
-    found = []
-    for layer in model._flatten_layers(include_self=False, recursive=True):
-        if isinstance(layer, keras.layers.Embedding):
-            found.append(layer)
+    """Every Embedding layer of a model, nested models included, in order (each once)."""
+    found: list[keras.layers.Embedding] = []
+    seen: set[int] = set()
+
+    def visit(layers: list[keras.layers.Layer]) -> None:
+        for layer in layers:
+            if id(layer) in seen:
+                continue
+            seen.add(id(layer))
+            if isinstance(layer, keras.layers.Embedding):
+                found.append(layer)
+            visit(getattr(layer, "layers", []))  # a nested model's own layers
+
+    visit(model.layers)
     return found
