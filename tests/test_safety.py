@@ -413,3 +413,19 @@ def test_the_callback_refuses_a_folder_it_may_not_write_before_training(tmp_path
             keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: epochs.append(epoch)),
         ])
     assert epochs == [] and os.listdir(tmp_path / "model" / "projector") == ["mine.txt"]
+
+
+def test_projector_train_clears_only_the_logs_it_wrote(tmp_path):
+    from training.callbacks import remove_earlier_logs
+
+    for folder, files in (("train", ["events.out.tfevents.1.v2"]), ("plots", ["embedding-2d.png", "training.gif"])):
+        (tmp_path / folder).mkdir()
+        for name in files:
+            (tmp_path / folder / name).write_bytes(b"x")
+    remove_earlier_logs(str(tmp_path), ("train", "validation", "plots"))
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "plots").mkdir()
+    (tmp_path / "plots" / "my-figure.pdf").write_bytes(b"mine")
+    with pytest.raises(ProjectorExportError, match=r"holds files this tool did not write \(my-figure\.pdf\)"):
+        remove_earlier_logs(str(tmp_path), ("train", "validation", "plots"))
+    assert (tmp_path / "plots" / "my-figure.pdf").read_bytes() == b"mine"
