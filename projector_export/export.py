@@ -7,33 +7,31 @@ file, without which `tensorboard --logdir PARENT` does not list the run.
 
 from __future__ import annotations
 
-import ctypes
 import hashlib
 import logging
-import os
 import posixpath
 import re
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from projector_export.arrays import as_matrix
 from projector_export.checkpoint import checkpoint_number, write_checkpoint
 from projector_export.config import CONFIG_FILENAME, ConfigEntry, config_text
 from projector_export.errors import ProjectorExportError
 from projector_export.metadata import MetadataTable, metadata_table
 from projector_export.sprite import Sprite, make_sprite
+from projector_export.staging import RUN, staged_folder
 
 logger = logging.getLogger(__name__)
 
 _NAME_RE = re.compile(r"[A-Za-z0-9_-]+")
 _NOT_NAME_RE = re.compile(r"[^A-Za-z0-9_-]")
-# Sibling folders an export writes before moving into place; `validate` and
-# later exports recognise them as leftovers of an export that was killed.
-STAGING_RE = re.compile(r"^\.(?P<run>.+)\.(?:export|old)-(?P<pid>\d+)-[0-9a-f]+$")
-_FINITE_CHUNK_ROWS = 1 << 16
+# A tensor's files are NAME.metadata.tsv and NAME.sprite.png: with the longer
+# suffix the name must fit the 255 bytes most file systems allow a name.
+MAX_NAME_LENGTH = 255 - len(".metadata.tsv")
 # Tensors of fewer columns get columns of zeros: see _projector_shaped.
 MIN_COLUMNS = 3
 
@@ -142,34 +140,28 @@ def export_embeddings(run_dir: str, embeddings: Iterable[Embedding]) -> ExportRe
 
     Everything is checked before anything is written. The folder is written
     beside `run_dir` and then moved into place, so a failed or killed export
-    leaves the previous run as it was. The files of an existing run are
-    replaced whole; its subfolders (such as the `train/` and `validation/`
-    runs of Keras's TensorBoard callback) are kept.
+    leaves the previous run as it was. `run_dir` must be new, empty, or a run
+    this tool wrote: its files are replaced, while its subfolders (such as the
+    `train/` and `validation/` runs of Keras's TensorBoard callback) and any
+    file the tool did not write are kept.
 
     Identical metadata and sprites are written once and shared.
+
+    Raises:
+        ProjectorExportError: bad input, or a `run_dir` that is a link or a
+            folder of other files; nothing is written then.
+        OSError: the file system refused a write (one line); the previous run stays.
     """
-    import tensorflow as tf
-
     prepared = _prepare(list(embeddings))
-    run_dir = _normalise_dir(run_dir)
-    parent, base = posixpath.split(run_dir)
-    tf.io.gfile.makedirs(parent or ".")
-    _recover_leftovers(parent, base)
-
-    staging = posixpath.join(parent, f".{base}.export-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-    tf.io.gfile.makedirs(staging)
-    try:
-        entries, files = _write_assets(staging, prepared)
-        number = checkpoint_number(run_dir) + 1
-        prefix = write_checkpoint(staging, {item.name: item.vectors for item in prepared}, number)
-        _write_text(posixpath.join(staging, CONFIG_FILENAME), config_text(entries))
+    with staged_folder(run_dir, RUN) as stage:
+        entries = _write_assets(stage.path, prepared)
+        # Under the lock: every export of this run gets a higher number.
+        number = checkpoint_number(stage.target) + 1
+        prefix = write_checkpoint(stage.path, {item.name: item.vectors for item in prepared}, number)
+        _write_text(posixpath.join(stage.path, CONFIG_FILENAME), config_text(entries))
         # Last: from here TensorBoard lists the folder as a run.
-        _write_event_file(staging)
-        _move_into_place(staging, run_dir)
-    except BaseException:
-        if tf.io.gfile.exists(staging):
-            _discard(staging)
-        raise
+        _write_event_file(stage.path)
+    run_dir = stage.target
 
     tensors = tuple(
         ExportedTensor(
@@ -208,9 +200,11 @@ def _prepare(embeddings: list[Embedding]) -> list[_Prepared]:
     prepared = []
     for embedding in embeddings:
         name = embedding.name
-        if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
+        if not isinstance(name, str) or not _NAME_RE.fullmatch(name) or len(name) > MAX_NAME_LENGTH:
+            shown = repr(name) if not isinstance(name, str) or len(name) <= 60 else f"{name[:40]!r}... ({len(name)} characters)"
             raise ProjectorExportError(
-                f"tensor name {name!r} is not allowed; use letters, digits, '_' and '-', e.g. 'epoch-003'"
+                f"tensor name {shown} is not allowed; use letters, digits, '_' and '-', at most "
+                f"{MAX_NAME_LENGTH} of them (its files are named after it), e.g. 'epoch-003'"
             )
         if name in seen:
             raise ProjectorExportError(f"tensor name {name!r} is used twice; give each embedding its own name")
@@ -222,43 +216,6 @@ def _prepare(embeddings: list[Embedding]) -> list[_Prepared]:
             sprite = make_sprite(embedding.sprite, len(vectors), cell_size=embedding.sprite_cell_size)
         prepared.append(_Prepared(name, vectors, table, sprite))
     return prepared
-
-
-def as_matrix(vectors: Any, name: str = "embedding") -> np.ndarray:
-    """`vectors` as a C-ordered float32 (rows, dims) array, or a clear error."""
-    if hasattr(vectors, "numpy"):  # tf.Tensor, tf.Variable, Keras variables
-        vectors = vectors.numpy()
-    try:
-        array = np.asarray(vectors)
-    except ValueError:
-        array = np.asarray(vectors, dtype=object)
-    if array.dtype == object:
-        _raise_ragged(vectors, name)
-    if array.dtype.kind not in "biuf":
-        raise ProjectorExportError(
-            f"vectors of {name!r} have dtype {array.dtype}; give numbers (floats or ints)"
-        )
-    if array.ndim != 2:
-        raise ProjectorExportError(
-            f"vectors of {name!r} have shape {array.shape}; give a 2-D array, one row per "
-            "point (a single vector v is v.reshape(1, -1))"
-        )
-    if 0 in array.shape:
-        raise ProjectorExportError(f"vectors of {name!r} are empty (shape {array.shape}); give at least one row")
-    with np.errstate(over="ignore"):  # overflow shows up as inf, reported below
-        matrix = np.ascontiguousarray(array, dtype=np.float32)
-    for start in range(0, len(matrix), _FINITE_CHUNK_ROWS):
-        block = matrix[start : start + _FINITE_CHUNK_ROWS]
-        finite = np.isfinite(block)
-        if not finite.all():
-            row, column = np.argwhere(~finite)[0]
-            original = array[start + row, column].item()
-            raise ProjectorExportError(
-                f"vectors of {name!r}: row {start + row}, column {column} holds {original!r}"
-                f"{' (too large for float32)' if np.isfinite(original) else ''}; "
-                "the projector needs finite numbers, so drop or replace that row"
-            )
-    return matrix
 
 
 def _projector_shaped(matrix: np.ndarray, name: str) -> np.ndarray:
@@ -282,27 +239,7 @@ def _projector_shaped(matrix: np.ndarray, name: str) -> np.ndarray:
     return padded
 
 
-def _raise_ragged(vectors: Any, name: str) -> None:
-    rows = list(vectors)
-    width = None
-    for index, row in enumerate(rows):
-        try:
-            length = len(row)
-        except TypeError:
-            raise ProjectorExportError(
-                f"vectors of {name!r}: row {index} is {row!r}, not a row of numbers"
-            ) from None
-        if width is None:
-            width = length
-        elif length != width:
-            raise ProjectorExportError(
-                f"vectors of {name!r} are ragged: row 0 has {width} values but row {index} "
-                f"has {length}; every row needs the same number of dimensions"
-            )
-    raise ProjectorExportError(f"vectors of {name!r} are not numbers; give a 2-D array of floats")
-
-
-def _write_assets(staging: str, prepared: list[_Prepared]) -> tuple[list[ConfigEntry], dict]:
+def _write_assets(staging: str, prepared: list[_Prepared]) -> list[ConfigEntry]:
     """Write metadata and sprites (each distinct one once); return config entries."""
     written: dict[bytes, str] = {}
     entries = []
@@ -322,7 +259,7 @@ def _write_assets(staging: str, prepared: list[_Prepared]) -> tuple[list[ConfigE
                 single_image_dim=item.sprite.single_image_dim if item.sprite else None,
             )
         )
-    return entries, written
+    return entries
 
 
 def _write_once(staging: str, filename: str, content: bytes, written: dict[bytes, str]) -> str:
@@ -350,125 +287,6 @@ def _write_event_file(run_dir: str) -> None:
     writer = tf.summary.create_file_writer(run_dir)
     writer.flush()
     writer.close()
-
-
-def _move_into_place(staging: str, run_dir: str) -> None:
-    """Make `staging` the run folder in one step, keeping the old folder's subfolders."""
-    import tensorflow as tf
-
-    if not tf.io.gfile.exists(run_dir):
-        _rename_dir(staging, run_dir)
-        return
-    if not tf.io.gfile.isdir(run_dir):
-        raise ProjectorExportError(f"{run_dir} exists and is not a folder; choose another run folder")
-    if not _exchange(staging, run_dir):
-        parent, base = posixpath.split(run_dir)
-        old = posixpath.join(parent, f".{base}.old-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-        _rename_dir(run_dir, old)
-        _rename_dir(staging, run_dir)
-        staging = old
-    # `staging` now holds the previous run: carry its subfolders over.
-    _carry_subfolders(staging, run_dir)
-    _discard(staging)
-
-
-def _carry_subfolders(old: str, run_dir: str) -> None:
-    import tensorflow as tf
-
-    for entry in tf.io.gfile.listdir(old):
-        entry = entry.rstrip("/")
-        source = posixpath.join(old, entry)
-        target = posixpath.join(run_dir, entry)
-        if tf.io.gfile.isdir(source) and not tf.io.gfile.exists(target):
-            _rename_dir(source, target)
-
-
-def _rename_dir(source: str, target: str) -> None:
-    """Rename a folder; on object stores (gs://, ram://) file by file."""
-    import tensorflow as tf
-
-    if "://" not in source:
-        tf.io.gfile.rename(source, target)
-        return
-    for folder, _, files in tf.io.gfile.walk(source):
-        destination = target + folder[len(source) :]
-        tf.io.gfile.makedirs(destination)
-        for name in sorted(files, key=lambda n: n.startswith("events.out.tfevents")):  # event file last
-            tf.io.gfile.rename(posixpath.join(folder, name), posixpath.join(destination, name))
-    tf.io.gfile.rmtree(source)
-
-
-def _exchange(a: str, b: str) -> bool:
-    """Swap two local folders atomically (Linux renameat2); False where unsupported."""
-    if "://" in a:
-        return False
-    try:
-        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
-    except (AttributeError, OSError):
-        return False
-    at_fdcwd, rename_exchange = -100, 2
-    result = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange)
-    return result == 0
-
-
-def _recover_leftovers(parent: str, base: str) -> None:
-    """Tidy after an export of this run that was killed midway.
-
-    A killed export leaves a staging folder (its new files, or the previous
-    run during the swap). If the run folder is missing, the newest complete
-    leftover becomes the run again; subfolders are carried back; the rest goes.
-    """
-    import tensorflow as tf
-
-    if not tf.io.gfile.isdir(parent or "."):
-        return
-    run_dir = posixpath.join(parent, base)
-    for entry in sorted(tf.io.gfile.listdir(parent or ".")):
-        match = STAGING_RE.match(entry.rstrip("/"))
-        if not match or match["run"] != base or _alive(int(match["pid"])):
-            continue
-        leftover = posixpath.join(parent, entry.rstrip("/"))
-        if not tf.io.gfile.exists(run_dir) and _is_complete(leftover):
-            _rename_dir(leftover, run_dir)
-            continue
-        if tf.io.gfile.exists(run_dir):
-            _carry_subfolders(leftover, run_dir)
-        logger.info("removing %s, left by an interrupted export", leftover)
-        _discard(leftover)
-
-
-def _discard(folder: str) -> None:
-    """Delete a run folder, its event file first: TensorBoard never lists it half deleted."""
-    import tensorflow as tf
-
-    for event_file in tf.io.gfile.glob(posixpath.join(folder, "events.out.tfevents*")):
-        tf.io.gfile.remove(event_file)
-    tf.io.gfile.rmtree(folder)
-
-
-def _is_complete(folder: str) -> bool:
-    import tensorflow as tf
-
-    return bool(tf.io.gfile.glob(posixpath.join(folder, "events.out.tfevents*")))
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _normalise_dir(run_dir: Any) -> str:
-    run_dir = os.fspath(run_dir)
-    if "://" in run_dir:
-        return run_dir.rstrip("/")
-    return os.path.abspath(run_dir)
 
 
 def _under(run_dir: str, relative: str | None) -> str | None:

@@ -19,7 +19,8 @@ from typing import Any, Literal
 
 import keras
 import numpy as np
-import tensorflow as tf
+
+from projector_export.folders import KERAS_LOG_FILES, remove_written_folder
 
 logger = logging.getLogger(__name__)
 
@@ -227,9 +228,12 @@ def remove_earlier_logs(run_dir: str, folders: Sequence[str] = ("train", "valida
 
     Keras's TensorBoard callback appends to the event files of `train/` and
     `validation/`, and TensorBoard would draw the old and the new run as one curve.
+    A folder goes only when it holds nothing but what Keras and these jobs write
+    there; one with anything else in it is refused, never deleted.
     """
     for folder in folders:
-        old = posixpath.join(run_dir, folder)
-        if tf.io.gfile.isdir(old):
-            logger.info("removing %s from an earlier run", old)
-            tf.io.gfile.rmtree(old)
+        remove_written_folder(posixpath.join(run_dir, folder), _WRITTEN.get(folder, KERAS_LOG_FILES))
+
+
+# What the jobs write into the folders they clear, besides Keras's logs.
+_WRITTEN = {"plots": ("*.png", "*.gif")}
