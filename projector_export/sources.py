@@ -92,15 +92,23 @@ def export_file(
         tensors = {name: next(iter(tensors.values()))}
     rows = None if labels is None else per_point_rows(labels)
     if metadata is not None and not any(len(vectors) == rows for vectors in tensors.values()):
-        sizes = ", ".join(f"{tensor}: {len(vectors)}" for tensor, vectors in tensors.items())
+        counts = [len(vectors) for vectors in tensors.values()]
+        sizes = _count(counts[0], "vector") if len(counts) == 1 else " and ".join(
+            f"{_count(len(vectors), 'vector')} in {tensor!r}" for tensor, vectors in tensors.items()
+        )
+        header = ", not counting its header line" if isinstance(labels, dict) else ""
         raise ProjectorExportError(
-            f"{metadata} has {rows} rows but {input_path} has {sizes} vectors; give one label per "
-            "row (a TSV's first line is its header), or pass `max_rows=` to cut both"
+            f"{metadata} has {_count(rows, 'label')}{header}, but {input_path} has {sizes}; "
+            "give one label per vector, in the same order, or pass `max_rows=` to cut both"
         )
     return export_embeddings(
         run_dir,
         [Embedding(vectors, labels if rows == len(vectors) else None, name=tensor) for tensor, vectors in tensors.items()],
     )
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number:,} {noun}" + ("" if number == 1 else "s")
 
 
 def read_source(path: str, *, max_rows: int | None = None, progress: Callable[[int], None] | None = None) -> Source:

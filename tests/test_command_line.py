@@ -157,7 +157,7 @@ def test_metadata_that_does_not_fit_names_both_files(tmp_path, capsys):
     assert "labels.tsv, line 3: 1 columns, but the header has 2" in capsys.readouterr().err
     (tmp_path / "labels.txt").write_text("a\nb\n")
     assert main(["export", str(tmp_path / "v.npy"), "--run", "r", "--logdir", str(tmp_path), "--metadata", str(tmp_path / "labels.txt")]) == 1
-    assert "labels.txt has 2 rows but" in capsys.readouterr().err
+    assert f"labels.txt has 2 labels, but {tmp_path / 'v.npy'} has 3 vectors; give one label per vector" in capsys.readouterr().err
 
 
 def test_neighbours_by_cosine_distance(tmp_path, capsys):
