@@ -36,15 +36,10 @@ sys.path.insert(0, str(ROOT))
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from training.colours import (  # noqa: E402
-    DEFAULT_EPOCHS,
-    DEFAULT_PAIRS,
-    DEFAULT_SEEDS,
-    knn_agreement,
-    load_colours,
-    make_pairs,
-    train_colours,
-)
+from training.callbacks import knn_agreement  # noqa: E402
+from training.colours import DEFAULT_EPOCHS, DEFAULT_PAIRS, DEFAULT_SEEDS  # noqa: E402
+from training.colours.data import load_colours, make_pairs  # noqa: E402
+from training.colours.job import train_colours  # noqa: E402
 
 POST_PAIRS, POST_EPOCHS, POST_SEEDS = 100_000, 500, {2: 7, 3: 1}
 

@@ -5,7 +5,7 @@ with IMDB-like lengths (log-normal, median 226 and mean about 300 subword tokens
 3,000) of Zipf-distributed token ids over the 8,185 ids of the notebook's
 `imdb_reviews/subwords8k` (id 1 the most common, as the encoder orders its subwords).
 
-Each setup trains a fresh `training.imdb.build_model` for `--epochs` epochs; its epoch time
+Each setup trains a fresh `training.imdb.model.build_model` for `--epochs` epochs; its epoch time
 is the fastest epoch after the first (the first also traces, and for ours compiles each
 bucket width with XLA; the fastest is the one least disturbed by other work on the machine):
 
@@ -13,9 +13,9 @@ bucket width with XLA; the fastest is the one least disturbed by other work on t
   each epoch, as `tfds.load('imdb_reviews/subwords8k')` gave them, and `model.fit`, as the
   notebook trains;
 - notebook in memory: the same over reviews kept in memory (what caching alone saves);
-- our pipeline: `training.imdb.make_dataset` (tokens kept in memory, shuffled, batched by
+- our pipeline: `training.imdb.pipeline.make_dataset` (tokens kept in memory, shuffled, batched by
   length, prefetched) and the same `model.fit`, to show what the batching alone saves;
-- ours: `make_dataset` and `training.imdb.fit`, what `projector-train imdb` runs on one
+- ours: `make_dataset` and `training.loop.fit`, what `projector-train imdb` runs on one
   device: the model's own train step compiled with XLA (which the few bucket widths make
   affordable), a hundred steps a call.
 
@@ -43,7 +43,10 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from training.imdb import Tokens, build_model, compile_model, fit, make_dataset  # noqa: E402
+from training.imdb.job import STEPS_PER_CALL  # noqa: E402
+from training.imdb.model import build_model, compile_model  # noqa: E402
+from training.imdb.pipeline import Tokens, make_dataset  # noqa: E402
+from training.loop import fit  # noqa: E402
 
 VOCAB_SIZE = 8185  # imdb_reviews/subwords8k: padding, 7,928 subwords, 256 bytes
 
@@ -107,13 +110,13 @@ class EpochTimes(keras.callbacks.Callback):
 
 
 def time_epochs(dataset: tf.data.Dataset, *, ours: bool, epochs: int) -> list[float]:
-    """Seconds per epoch of a fresh model: `training.imdb.fit` if `ours`, else `model.fit`."""
+    """Seconds per epoch of a fresh model: `training.loop.fit` if `ours`, else `model.fit`."""
     keras.utils.set_random_seed(0)
     model = build_model(VOCAB_SIZE)
     compile_model(model)
     times = EpochTimes()
     if ours:
-        fit(model, dataset, epochs=epochs, callbacks=[times], verbose=0)
+        fit(model, dataset, epochs=epochs, callbacks=[times], steps_per_call=STEPS_PER_CALL)
     else:
         model.fit(dataset, epochs=epochs, shuffle=False, verbose=0, callbacks=[times])
     return times.seconds

@@ -5,7 +5,7 @@ model on the small offline review folder of the tests (this machine cannot downl
 IMDB), starts TensorBoard over them, opens `#projector` in headless Chromium and saves
 
 - `docs/colours-2d.png`, `docs/colours-3d.png`: the final embeddings, each point a swatch
-  of its own colour;
+  of its own colour, as the page opens them (only the run is chosen);
 - `docs/imdb.png`: the IMDB subword embedding labelled by token, coloured by sentiment.
 
 Needs the test extra and Chromium (`pip install -e ".[test]"`, `apt-get install chromium`):
@@ -22,11 +22,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from conftest import TensorBoard, free_ports  # noqa: E402
+from projector_export.console import quiet_tensorflow  # noqa: E402
 from projector_page import CHROMIUM, CHROMIUM_FLAGS, ProjectorPage  # noqa: E402
 from reviews import write_aclimdb  # noqa: E402
 
@@ -42,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--logdir", help="log dir to use (default: a new temporary one)")
     parser.add_argument("--out", default=str(ROOT / "docs"), help="where the PNGs go (default: docs/)")
     args = parser.parse_args(argv)
+    quiet_tensorflow()
     logdir = Path(args.logdir or tempfile.mkdtemp(prefix="screenshots-"))
     train_missing(logdir)
 
@@ -62,7 +63,9 @@ def main(argv: list[str] | None = None) -> int:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
             page = ProjectorPage(browser, server.url)
             for name, (run, colour) in SHOTS.items():
-                shown = page.show(run, "final")
+                shown = page.show(run)  # only the run is chosen: the tensor is the page's own pick
+                if shown.tensor != "final":
+                    raise SystemExit(f"{run} opens on {shown.tensor!r}, not on 'final': the README would mislead")
                 if colour:
                     page.colour_by(colour)
                 page.page.wait_for_timeout(3000)  # the scatter plot settles
@@ -78,11 +81,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def train_missing(logdir: Path) -> None:
     if not all((logdir / name / "projector").is_dir() for name in ("colours-2d", "colours-3d")):
-        from training.colours import train_colours
+        from training.colours.job import train_colours
 
         train_colours(logdir=str(logdir), verbose=0)
     if not (logdir / "imdb" / "projector").is_dir():
-        from training.imdb import train_imdb
+        from training.imdb.job import train_imdb
 
         reviews = write_aclimdb(Path(tempfile.mkdtemp(prefix="reviews-")), {"train": 1000, "test": 200})
         train_imdb(aclimdb=str(reviews), epochs=10, logdir=str(logdir), vocab_size=1000, verbose=0)

@@ -10,8 +10,9 @@ from typing import Any
 import keras
 import numpy as np
 
+from projector_export.arrays import per_point_rows
 from projector_export.export import Embedding, export_embeddings, safe_tensor_name
-from projector_export.metadata import metadata_rows
+from projector_export.staging import RUN, check_target
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +89,7 @@ class ProjectorCallback(keras.callbacks.Callback):
         self._last_saved: int | None = None
 
     def on_train_begin(self, logs=None):
+        check_target(self.run_dir, RUN)  # a folder it may not write is refused now, not after the first epoch
         self.snapshots = []
         self._last_seen = self._last_saved = None
 
@@ -127,13 +129,22 @@ class ProjectorCallback(keras.callbacks.Callback):
 
     @staticmethod
     def _fits(value: Any, rows: int) -> Any:
-        return value if value is not None and metadata_rows(value) == rows else None
+        return value if value is not None and per_point_rows(value) == rows else None
 
 
 def embedding_layers(model: keras.Model) -> list[keras.layers.Embedding]:
-    """Every Embedding layer of a model, nested models included, in order."""
-    found = []
-    for layer in model._flatten_layers(include_self=False, recursive=True):
-        if isinstance(layer, keras.layers.Embedding):
-            found.append(layer)
+    """Every Embedding layer of a model, nested models included, in order (each once)."""
+    found: list[keras.layers.Embedding] = []
+    seen: set[int] = set()
+
+    def visit(layers: list[keras.layers.Layer]) -> None:
+        for layer in layers:
+            if id(layer) in seen:
+                continue
+            seen.add(id(layer))
+            if isinstance(layer, keras.layers.Embedding):
+                found.append(layer)
+            visit(getattr(layer, "layers", []))  # a nested model's own layers
+
+    visit(model.layers)
     return found

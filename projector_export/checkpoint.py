@@ -85,36 +85,21 @@ def _tensor_over(array: np.ndarray):
 
 
 
-def copy_checkpoint(run_dir: str, target_dir: str, number: int) -> list[str]:
-    """Copy the run's latest checkpoint into `target_dir` as number `number`.
+def renumber_checkpoint(run_dir: str, number: int) -> None:
+    """Give the run's latest checkpoint the number `number`: its files renamed, the state file rewritten.
 
-    The files are hard-linked where possible (they are never written in place)
-    and a `checkpoint` state file naming the new prefix relatively is written:
-    a running TensorBoard re-reads a run's config when this path changes.
-
-    Returns:
-        The names of the run's files this took care of (the old checkpoint's
-        files and its state file), which the caller need not copy.
+    A running TensorBoard re-reads a run's config only when its checkpoint path
+    changes, so a run whose other files change gets a new number too.
     """
-    import os
-
     import tensorflow as tf
 
     latest = tf.train.latest_checkpoint(run_dir)
     if latest is None:
-        return []
-    old_prefix = posixpath.basename(latest)
-    new_prefix = f"{CHECKPOINT_PREFIX}-{number}"
-    handled = [CHECKPOINT_STATE_FILENAME]
+        return
+    old_prefix, new_prefix = posixpath.basename(latest), f"{CHECKPOINT_PREFIX}-{number}"
+    if old_prefix == new_prefix:
+        return
     for path in tf.io.gfile.glob(posixpath.join(run_dir, old_prefix + ".*")):
         name = posixpath.basename(path)
-        target = posixpath.join(target_dir, new_prefix + name[len(old_prefix) :])
-        try:
-            if "://" in path:
-                raise OSError("no hard links on object stores")
-            os.link(path, target)
-        except OSError:
-            tf.io.gfile.copy(path, target, overwrite=True)
-        handled.append(name)
-    _write_checkpoint_state(target_dir, new_prefix)
-    return handled
+        tf.io.gfile.rename(path, posixpath.join(run_dir, new_prefix + name[len(old_prefix) :]))
+    _write_checkpoint_state(run_dir, new_prefix)

@@ -6,8 +6,11 @@ TensorFlow is imported only inside the commands, so `--help` answers at once.
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
+import os
 import posixpath
+import re
 import sys
 
 from projector_export.console import quiet_tensorflow
@@ -17,6 +20,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="projector-export",
         description="Export embeddings for TensorBoard's Embedding Projector and check log dirs.",
+        epilog="Exit status: 0 done; 1 an error explained on one line (bad input, a broken run, a full "
+        "or read-only disk), or problems found by validate; 2 wrong command-line usage; 130 interrupted.",
     )
     parser.add_argument(
         "--verbose", action="store_true",
@@ -103,47 +108,57 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     from projector_export.errors import ProjectorExportError
 
+    make_record = logging.getLogRecordFactory()
+    logging.setLogRecordFactory(functools.partial(_reworded_record, make_record))
     try:
         return args.handler(args)
-    except ProjectorExportError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    except (ProjectorExportError, OSError) as error:
+        # What the user can fix (bad input, a broken run, a full disk): one line, exit 1.
+        print(f"error: {_flags(_one_line(error))}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    finally:
+        logging.setLogRecordFactory(make_record)
+
+
+# Library messages name parameters (`max_rows=10`); on the command line they are flags.
+_FLAGS = {"max_rows": "--max-rows", "tensor": "--tensor", "metadata": "--metadata", "name": "--name", "k": "-k"}
+_PARAMETER_RE = re.compile(r"`(" + "|".join(_FLAGS) + r")=([^`]*)`")
+
+
+def _flags(text: str) -> str:
+    """A library message with its parameters (`max_rows=10`) as this command's flags (--max-rows 10)."""
+    return _PARAMETER_RE.sub(lambda m: f"{_FLAGS[m[1]]} {m[2]}".rstrip(), text)
+
+
+def _reworded_record(make_record, name, *args, **kwargs) -> logging.LogRecord:
+    """The package's warnings as this command shows them: flags for parameters, on a line of their own."""
+    record = make_record(name, *args, **kwargs)
+    if name.startswith("projector_export"):
+        record.msg, record.args = _flags(record.getMessage()), None
+        _Progress.end_line()
+    return record
+
+
+def _one_line(error: Exception) -> str:
+    if isinstance(error, OSError) and error.strerror:
+        text = error.strerror + (f": {os.fsdecode(error.filename)}" if error.filename else "")
+    else:
+        text = str(error)
+    return " ".join(text.split())
 
 
 def _export(args: argparse.Namespace) -> int:
-    from projector_export.errors import ProjectorExportError
-    from projector_export.export import Embedding, export_embeddings
-    from projector_export.metadata import metadata_rows
-    from projector_export.sources import read_labels, read_source, warn_if_large
+    from projector_export.folders import folder_in
+    from projector_export.sources import export_file
 
+    run_dir = folder_in(args.logdir, args.run)
     with _Progress(f"reading {args.input}") as progress:
-        source = read_source(args.input, max_rows=args.max_rows, progress=progress)
-    warn_if_large(source, args.max_rows)  # after the progress line is ended
-    metadata = source.labels
-    if args.metadata:
-        metadata = read_labels(args.metadata)
-        if args.max_rows:
-            metadata = _first_rows(metadata, args.max_rows)
-    tensors = source.tensors
-    if args.name:
-        if len(tensors) > 1:
-            raise ProjectorExportError(
-                f"{args.input} has {len(tensors)} Embedding layers ({', '.join(tensors)}); "
-                "--name renames a single tensor, so leave it out"
-            )
-        tensors = {args.name: next(iter(tensors.values()))}
-    rows = None if metadata is None else metadata_rows(metadata)
-    if args.metadata and not any(len(v) == rows for v in tensors.values()):
-        sizes = ", ".join(f"{name}: {len(v)}" for name, v in tensors.items())
-        raise ProjectorExportError(
-            f"{args.metadata} has {rows} rows but {args.input} has {sizes} vectors; give one label per "
-            "row (a TSV's first line is its header), or use --max-rows to cut both"
+        result = export_file(
+            args.input, run_dir, metadata=args.metadata, name=args.name, max_rows=args.max_rows, progress=progress
         )
-    embeddings = [
-        Embedding(vectors, metadata if rows == len(vectors) else None, name=name) for name, vectors in tensors.items()
-    ]
-    run_dir = posixpath.join(args.logdir, args.run)
-    result = export_embeddings(run_dir, embeddings)
     for tensor in result.tensors:
         labelled = f", labels in {posixpath.basename(tensor.metadata_path)}" if tensor.metadata_path else ""
         print(f"wrote {tensor.shape[0]:,} x {tensor.shape[1]} tensor {tensor.name!r}{labelled}")
@@ -208,37 +223,36 @@ def _positive(text: str) -> int:
     return value
 
 
-def _first_rows(metadata, rows: int):
-    if isinstance(metadata, dict):
-        return {name: values[:rows] for name, values in metadata.items()}
-    return metadata[:rows]
-
-
 class _Progress:
     """A one-line progress counter on stderr, shown once a job has run for two seconds."""
 
+    shown = False  # whether a progress line is on the screen, unfinished
+
     def __init__(self, label: str):
         self.label = label
-        self.shown = False
 
     def __enter__(self):
-        import time
-
-        self.start = time.monotonic()
+        self.start = None  # from the first report: starting TensorFlow is not the job
         return self
 
     def __call__(self, done: int, total: int | None = None) -> None:
         import time
 
+        self.start = self.start or time.monotonic()
         if time.monotonic() - self.start < 2.0:
             return
         share = f" of {total:,} ({100 * done / total:.0f}%)" if total else ""
         print(f"\r{self.label}: {done:,} rows{share}", end="", file=sys.stderr, flush=True)
-        self.shown = True
+        _Progress.shown = True
+
+    @staticmethod
+    def end_line() -> None:
+        if _Progress.shown:
+            print(file=sys.stderr)
+            _Progress.shown = False
 
     def __exit__(self, *exc):
-        if self.shown:
-            print(file=sys.stderr)
+        self.end_line()
 
 
 class _Stage:

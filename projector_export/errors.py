@@ -3,3 +3,7 @@
 
 class ProjectorExportError(ValueError):
     """Bad input or a broken run: the message says what, where and how to fix it."""
+
+
+# The fix of most broken runs, ending their messages.
+REEXPORT = "export the run again with projector_export.export_embedding(s) or `projector-export export`"

@@ -7,36 +7,34 @@ file, without which `tensorboard --logdir PARENT` does not list the run.
 
 from __future__ import annotations
 
-import ctypes
 import dataclasses
 import hashlib
 import logging
-import os
 import posixpath
 import re
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from projector_export.arrays import as_matrix
 from projector_export.bookmarks import default_label_column, merge_states, origin_key, read_states, state_text
-from projector_export.checkpoint import checkpoint_number, copy_checkpoint, name_of_key, write_checkpoint
+from projector_export.checkpoint import checkpoint_number, name_of_key, write_checkpoint
 from projector_export.config import CONFIG_FILENAME, ConfigEntry, config_text, read_config
 from projector_export.errors import ProjectorExportError
 from projector_export.layout import Layout, as_layout, bookmarks_filename, layout_bookmark, require_libraries
 from projector_export.metadata import MetadataTable, metadata_table, parse_metadata
 from projector_export.sprite import Sprite, make_sprite
+from projector_export.staging import RUN, staged_folder
 
 logger = logging.getLogger(__name__)
 
 _NAME_RE = re.compile(r"[A-Za-z0-9_-]+")
 _NOT_NAME_RE = re.compile(r"[^A-Za-z0-9_-]")
-# Sibling folders an export writes before moving into place; `validate` and
-# later exports recognise them as leftovers of an export that was killed.
-STAGING_RE = re.compile(r"^\.(?P<run>.+)\.(?:export|old)-(?P<pid>\d+)-[0-9a-f]+$")
-_FINITE_CHUNK_ROWS = 1 << 16
+# A tensor's files are NAME.metadata.tsv and NAME.sprite.png: with the longer
+# suffix the name must fit the 255 bytes most file systems allow a name.
+MAX_NAME_LENGTH = 255 - len(".metadata.tsv")
 # Tensors of fewer columns get columns of zeros: see _projector_shaped.
 MIN_COLUMNS = 3
 
@@ -151,42 +149,37 @@ def export_embeddings(run_dir: str, embeddings: Iterable[Embedding]) -> ExportRe
 
     Everything is checked before anything is written. The folder is written
     beside `run_dir` and then moved into place, so a failed or killed export
-    leaves the previous run as it was. The files of an existing run are
-    replaced whole; its subfolders (such as the `train/` and `validation/`
-    runs of Keras's TensorBoard callback) are kept.
+    leaves the previous run as it was. `run_dir` must be new, empty, or a run
+    this tool wrote: its files are replaced, while its subfolders (such as the
+    `train/` and `validation/` runs of Keras's TensorBoard callback) and any
+    file the tool did not write are kept.
 
     Identical metadata and sprites are written once and shared.
 
-    Layouts asked for (`Embedding.layouts`) are computed before anything is
-    written and stored as the tensor's bookmarks. A tensor whose vectors are
+    Layouts asked for (`Embedding.layouts`) are computed before the run is
+    touched and stored as the tensor's bookmarks. A tensor whose vectors are
     unchanged keeps the bookmarks it had (a new layout of the same method and
     dims replaces its old one); the bookmarks of a changed tensor are dropped,
     with a warning, as they show the old vectors.
+
+    Raises:
+        ProjectorExportError: bad input, or a `run_dir` that is a link or a
+            folder of other files; nothing is written then.
+        OSError: the file system refused a write (one line); the previous run stays.
     """
-    import tensorflow as tf
-
     prepared = _prepare(list(embeddings))
-    run_dir = _normalise_dir(run_dir)
-    parent, base = posixpath.split(run_dir)
-    tf.io.gfile.makedirs(parent or ".")
-    _recover_leftovers(parent, base)
-    bookmarks = _bookmarks(run_dir, prepared)
-
-    staging = posixpath.join(parent, f".{base}.export-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-    tf.io.gfile.makedirs(staging)
-    try:
-        entries, files = _write_assets(staging, prepared)
-        entries = _write_bookmarks(staging, entries, prepared, bookmarks)
-        number = checkpoint_number(run_dir) + 1
-        prefix = write_checkpoint(staging, {item.name: item.vectors for item in prepared}, number)
-        _write_text(posixpath.join(staging, CONFIG_FILENAME), config_text(entries))
+    layouts = _new_layouts(prepared)  # minutes, perhaps: before the run is locked
+    with staged_folder(run_dir, RUN) as stage:
+        entries = _write_assets(stage.path, prepared)
+        bookmarks = _bookmarks(layouts, _old_bookmarks(stage, prepared))
+        entries = _write_bookmarks(stage.path, entries, bookmarks)
+        # Under the lock: every export of this run gets a higher number.
+        number = checkpoint_number(stage.target) + 1
+        prefix = write_checkpoint(stage.path, {item.name: item.vectors for item in prepared}, number)
+        _write_text(posixpath.join(stage.path, CONFIG_FILENAME), config_text(entries))
         # Last: from here TensorBoard lists the folder as a run.
-        _write_event_file(staging)
-        _move_into_place(staging, run_dir)
-    except BaseException:
-        if tf.io.gfile.exists(staging):
-            _discard(staging)
-        raise
+        _write_event_file(stage.path)
+    run_dir = stage.target
 
     tensors = tuple(
         ExportedTensor(
@@ -226,9 +219,11 @@ def _prepare(embeddings: list[Embedding]) -> list[_Prepared]:
     prepared = []
     for embedding in embeddings:
         name = embedding.name
-        if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
+        if not isinstance(name, str) or not _NAME_RE.fullmatch(name) or len(name) > MAX_NAME_LENGTH:
+            shown = repr(name) if not isinstance(name, str) or len(name) <= 60 else f"{name[:40]!r}... ({len(name)} characters)"
             raise ProjectorExportError(
-                f"tensor name {name!r} is not allowed; use letters, digits, '_' and '-', e.g. 'epoch-003'"
+                f"tensor name {shown} is not allowed; use letters, digits, '_' and '-', at most "
+                f"{MAX_NAME_LENGTH} of them (its files are named after it), e.g. 'epoch-003'"
             )
         if name in seen:
             raise ProjectorExportError(f"tensor name {name!r} is used twice; give each embedding its own name")
@@ -259,34 +254,37 @@ def _layouts(layouts: Iterable[Layout | str], name: str) -> tuple[Layout, ...]:
     return checked
 
 
-def _bookmarks(run_dir: str, prepared: list[_Prepared]) -> dict[str, str]:
-    """Each tensor's bookmarks file: its new layouts, and the old bookmarks of unchanged vectors."""
-    old = _old_bookmarks(run_dir, prepared)
-    texts = {}
+def _new_layouts(prepared: list[_Prepared]) -> dict[str, dict[tuple[str, int], str]]:
+    """The bookmark states of the layouts each tensor asks for: {name: {(method, dims): state}}."""
+    found = {}
     for item in prepared:
-        new = {}
-        if item.layouts:
-            header, rows = parse_metadata(item.metadata.to_tsv()) if item.metadata else (["label"], [])
-            label_column = default_label_column(header, rows)
-            for layout in item.layouts:
-                logger.info("computing a %d-D %s layout of %r", layout.dims, layout.method, item.name)
-                bookmark = layout_bookmark(item.vectors, layout)
-                new[(layout.method, layout.dims)] = state_text(bookmark, label_column=label_column)
-        states = old.get(item.name, [])
-        if new or states:
-            texts[item.name] = merge_states(states, new)
-    return texts
+        if not item.layouts:
+            continue
+        header, rows = parse_metadata(item.metadata.to_tsv()) if item.metadata else (["label"], [])
+        label_column = default_label_column(header, rows)
+        found[item.name] = {}
+        for layout in item.layouts:
+            logger.info("computing a %d-D %s layout of %r", layout.dims, layout.method, item.name)
+            bookmark = layout_bookmark(item.vectors, layout)
+            found[item.name][(layout.method, layout.dims)] = state_text(bookmark, label_column=label_column)
+    return found
 
 
-def _old_bookmarks(run_dir: str, prepared: list[_Prepared]) -> dict[str, list[dict]]:
-    """The bookmarks of the existing run's tensors whose vectors this export leaves unchanged."""
-    import tensorflow as tf
+def _old_bookmarks(stage, prepared: list[_Prepared]) -> dict[str, list[dict]]:
+    """The bookmarks of the current run's tensors whose vectors this export leaves unchanged.
 
-    if not tf.io.gfile.exists(posixpath.join(run_dir, CONFIG_FILENAME)):
+    Read under the export's lock, from inside the run folder only.
+    """
+    from projector_export.files import inside, read_bytes
+    from projector_export.runs import Checkpoint
+
+    run_dir = stage.target
+    if not stage.exists:
         return {}
     try:
         config = read_config(run_dir)
-    except Exception:  # noqa: BLE001 - an unreadable old config has no bookmarks to keep
+        checkpoint = Checkpoint(run_dir)
+    except Exception:  # noqa: BLE001 - a run that does not read has no bookmarks to keep
         return {}
     items = {item.name: item for item in prepared}
     kept = {}
@@ -295,12 +293,11 @@ def _old_bookmarks(run_dir: str, prepared: list[_Prepared]) -> dict[str, list[di
         item = items.get(name_of_key(key))
         if not entry.bookmarks_path or item is None:
             continue
-        path = posixpath.join(run_dir, entry.bookmarks_path)
         try:
-            old_vectors = tf.train.load_checkpoint(run_dir).get_tensor(key)
-            with tf.io.gfile.GFile(path, "rb") as f:
-                states = read_states(f.read(), path)
-        except (ProjectorExportError, tf.errors.OpError, ValueError) as error:
+            path = inside(run_dir, posixpath.join(run_dir, entry.bookmarks_path), "bookmarks file")
+            states = read_states(read_bytes(path, "bookmarks file"), path)
+            old_vectors = checkpoint.read(key)
+        except (ProjectorExportError, KeyError) as error:
             logger.warning("the old bookmarks of tensor %r are not kept: %s", item.name, error)
             continue
         if old_vectors.shape == item.vectors.shape and np.array_equal(old_vectors, item.vectors):
@@ -310,60 +307,29 @@ def _old_bookmarks(run_dir: str, prepared: list[_Prepared]) -> dict[str, list[di
         dropped = [state for state in states if origin_key(state) not in replaced]
         if dropped:
             logger.warning(
-                "tensor %r has new vectors, so its %d old bookmark(s) (%s) are dropped: they show the old "
-                "vectors; add layouts again with `projector-export layout` or layouts=[...]",
-                item.name, len(dropped), ", ".join(repr(s.get("label", "")) for s in dropped if isinstance(s, dict)),
+                "tensor %r has new vectors, so %s (%s) are dropped: they show the old vectors; add layouts "
+                "again with `projector-export layout` or layouts=[...]",
+                item.name, "its old bookmark" if len(dropped) == 1 else f"its {len(dropped)} old bookmarks",
+                ", ".join(repr(s.get("label", "")) for s in dropped if isinstance(s, dict)),
             )
     return kept
 
 
-def _write_bookmarks(staging: str, entries: list[ConfigEntry], prepared: list[_Prepared], bookmarks: dict) -> list:
+def _bookmarks(new: dict[str, dict], old: dict[str, list[dict]]) -> dict[str, str]:
+    """Each tensor's bookmarks file: its new layouts over the old bookmarks it keeps."""
+    return {name: merge_states(old.get(name, []), new.get(name, {})) for name in {*new, *old}}
+
+
+def _write_bookmarks(staging: str, entries: list[ConfigEntry], bookmarks: dict[str, str]) -> list[ConfigEntry]:
     """Write each tensor's bookmarks file; return the config entries naming them."""
     written = []
-    for item, entry in zip(prepared, entries):
-        if item.name in bookmarks:
-            filename = bookmarks_filename(item.name)
-            _write_text(posixpath.join(staging, filename), bookmarks[item.name])
+    for entry in entries:
+        if entry.tensor_name in bookmarks:
+            filename = bookmarks_filename(entry.tensor_name)
+            _write_text(posixpath.join(staging, filename), bookmarks[entry.tensor_name])
             entry = dataclasses.replace(entry, bookmarks_path=filename)
         written.append(entry)
     return written
-
-
-def as_matrix(vectors: Any, name: str = "embedding") -> np.ndarray:
-    """`vectors` as a C-ordered float32 (rows, dims) array, or a clear error."""
-    if hasattr(vectors, "numpy"):  # tf.Tensor, tf.Variable, Keras variables
-        vectors = vectors.numpy()
-    try:
-        array = np.asarray(vectors)
-    except ValueError:
-        array = np.asarray(vectors, dtype=object)
-    if array.dtype == object:
-        _raise_ragged(vectors, name)
-    if array.dtype.kind not in "biuf":
-        raise ProjectorExportError(
-            f"vectors of {name!r} have dtype {array.dtype}; give numbers (floats or ints)"
-        )
-    if array.ndim != 2:
-        raise ProjectorExportError(
-            f"vectors of {name!r} have shape {array.shape}; give a 2-D array, one row per "
-            "point (a single vector v is v.reshape(1, -1))"
-        )
-    if 0 in array.shape:
-        raise ProjectorExportError(f"vectors of {name!r} are empty (shape {array.shape}); give at least one row")
-    with np.errstate(over="ignore"):  # overflow shows up as inf, reported below
-        matrix = np.ascontiguousarray(array, dtype=np.float32)
-    for start in range(0, len(matrix), _FINITE_CHUNK_ROWS):
-        block = matrix[start : start + _FINITE_CHUNK_ROWS]
-        finite = np.isfinite(block)
-        if not finite.all():
-            row, column = np.argwhere(~finite)[0]
-            original = array[start + row, column].item()
-            raise ProjectorExportError(
-                f"vectors of {name!r}: row {start + row}, column {column} holds {original!r}"
-                f"{' (too large for float32)' if np.isfinite(original) else ''}; "
-                "the projector needs finite numbers, so drop or replace that row"
-            )
-    return matrix
 
 
 def _projector_shaped(matrix: np.ndarray, name: str) -> np.ndarray:
@@ -387,27 +353,7 @@ def _projector_shaped(matrix: np.ndarray, name: str) -> np.ndarray:
     return padded
 
 
-def _raise_ragged(vectors: Any, name: str) -> None:
-    rows = list(vectors)
-    width = None
-    for index, row in enumerate(rows):
-        try:
-            length = len(row)
-        except TypeError:
-            raise ProjectorExportError(
-                f"vectors of {name!r}: row {index} is {row!r}, not a row of numbers"
-            ) from None
-        if width is None:
-            width = length
-        elif length != width:
-            raise ProjectorExportError(
-                f"vectors of {name!r} are ragged: row 0 has {width} values but row {index} "
-                f"has {length}; every row needs the same number of dimensions"
-            )
-    raise ProjectorExportError(f"vectors of {name!r} are not numbers; give a 2-D array of floats")
-
-
-def _write_assets(staging: str, prepared: list[_Prepared]) -> tuple[list[ConfigEntry], dict]:
+def _write_assets(staging: str, prepared: list[_Prepared]) -> list[ConfigEntry]:
     """Write metadata and sprites (each distinct one once); return config entries."""
     written: dict[bytes, str] = {}
     entries = []
@@ -427,7 +373,7 @@ def _write_assets(staging: str, prepared: list[_Prepared]) -> tuple[list[ConfigE
                 single_image_dim=item.sprite.single_image_dim if item.sprite else None,
             )
         )
-    return entries, written
+    return entries
 
 
 def _write_once(staging: str, filename: str, content: bytes, written: dict[bytes, str]) -> str:
@@ -455,175 +401,6 @@ def _write_event_file(run_dir: str) -> None:
     writer = tf.summary.create_file_writer(run_dir)
     writer.flush()
     writer.close()
-
-
-def _move_into_place(staging: str, run_dir: str) -> None:
-    """Make `staging` the run folder in one step, keeping the old folder's subfolders."""
-    import tensorflow as tf
-
-    if not tf.io.gfile.exists(run_dir):
-        _rename_dir(staging, run_dir)
-        return
-    if not tf.io.gfile.isdir(run_dir):
-        raise ProjectorExportError(f"{run_dir} exists and is not a folder; choose another run folder")
-    if not _exchange(staging, run_dir):
-        parent, base = posixpath.split(run_dir)
-        old = posixpath.join(parent, f".{base}.old-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-        _rename_dir(run_dir, old)
-        _rename_dir(staging, run_dir)
-        staging = old
-    # `staging` now holds the previous run: carry its subfolders over.
-    _carry_subfolders(staging, run_dir)
-    _discard(staging)
-
-
-def replace_run_files(run_dir: str, files: dict[str, bytes]) -> None:
-    """Replace some files of an existing run at once, keeping the others.
-
-    The run's files are copied into a staging folder beside it (as hard links
-    where possible: no file of a run is written in place), `files` are written
-    over the copy, the checkpoint is renumbered so that a running TensorBoard
-    re-reads the config, and the copy is swapped in as by `export_embeddings`.
-    """
-    import tensorflow as tf
-
-    run_dir = _normalise_dir(run_dir)
-    parent, base = posixpath.split(run_dir)
-    _recover_leftovers(parent, base)
-    staging = posixpath.join(parent, f".{base}.export-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-    tf.io.gfile.makedirs(staging)
-    try:
-        taken = set(copy_checkpoint(run_dir, staging, checkpoint_number(run_dir) + 1)) | set(files)
-        events = []
-        for entry in tf.io.gfile.listdir(run_dir):
-            entry = entry.rstrip("/")
-            source = posixpath.join(run_dir, entry)
-            if entry in taken or tf.io.gfile.isdir(source):
-                continue
-            if entry.startswith("events.out.tfevents"):
-                events.append(entry)
-                continue
-            _link_or_copy(source, posixpath.join(staging, entry))
-        for name, content in files.items():
-            _write_bytes(posixpath.join(staging, name), content)
-        for entry in events:  # last: from here the folder counts as a complete run
-            _link_or_copy(posixpath.join(run_dir, entry), posixpath.join(staging, entry))
-        _move_into_place(staging, run_dir)
-    except BaseException:
-        if tf.io.gfile.exists(staging):
-            _discard(staging)
-        raise
-
-
-def _link_or_copy(source: str, target: str) -> None:
-    import tensorflow as tf
-
-    if "://" not in source:
-        try:
-            os.link(source, target)
-            return
-        except OSError:
-            pass
-    tf.io.gfile.copy(source, target)
-
-
-def _carry_subfolders(old: str, run_dir: str) -> None:
-    import tensorflow as tf
-
-    for entry in tf.io.gfile.listdir(old):
-        entry = entry.rstrip("/")
-        source = posixpath.join(old, entry)
-        target = posixpath.join(run_dir, entry)
-        if tf.io.gfile.isdir(source) and not tf.io.gfile.exists(target):
-            _rename_dir(source, target)
-
-
-def _rename_dir(source: str, target: str) -> None:
-    """Rename a folder; on object stores (gs://, ram://) file by file."""
-    import tensorflow as tf
-
-    if "://" not in source:
-        tf.io.gfile.rename(source, target)
-        return
-    for folder, _, files in tf.io.gfile.walk(source):
-        destination = target + folder[len(source) :]
-        tf.io.gfile.makedirs(destination)
-        for name in sorted(files, key=lambda n: n.startswith("events.out.tfevents")):  # event file last
-            tf.io.gfile.rename(posixpath.join(folder, name), posixpath.join(destination, name))
-    tf.io.gfile.rmtree(source)
-
-
-def _exchange(a: str, b: str) -> bool:
-    """Swap two local folders atomically (Linux renameat2); False where unsupported."""
-    if "://" in a:
-        return False
-    try:
-        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
-    except (AttributeError, OSError):
-        return False
-    at_fdcwd, rename_exchange = -100, 2
-    result = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange)
-    return result == 0
-
-
-def _recover_leftovers(parent: str, base: str) -> None:
-    """Tidy after an export of this run that was killed midway.
-
-    A killed export leaves a staging folder (its new files, or the previous
-    run during the swap). If the run folder is missing, the newest complete
-    leftover becomes the run again; subfolders are carried back; the rest goes.
-    """
-    import tensorflow as tf
-
-    if not tf.io.gfile.isdir(parent or "."):
-        return
-    run_dir = posixpath.join(parent, base)
-    for entry in sorted(tf.io.gfile.listdir(parent or ".")):
-        match = STAGING_RE.match(entry.rstrip("/"))
-        if not match or match["run"] != base or _alive(int(match["pid"])):
-            continue
-        leftover = posixpath.join(parent, entry.rstrip("/"))
-        if not tf.io.gfile.exists(run_dir) and _is_complete(leftover):
-            _rename_dir(leftover, run_dir)
-            continue
-        if tf.io.gfile.exists(run_dir):
-            _carry_subfolders(leftover, run_dir)
-        logger.info("removing %s, left by an interrupted export", leftover)
-        _discard(leftover)
-
-
-def _discard(folder: str) -> None:
-    """Delete a run folder, its event file first: TensorBoard never lists it half deleted."""
-    import tensorflow as tf
-
-    for event_file in tf.io.gfile.glob(posixpath.join(folder, "events.out.tfevents*")):
-        tf.io.gfile.remove(event_file)
-    tf.io.gfile.rmtree(folder)
-
-
-def _is_complete(folder: str) -> bool:
-    import tensorflow as tf
-
-    return bool(tf.io.gfile.glob(posixpath.join(folder, "events.out.tfevents*")))
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _normalise_dir(run_dir: Any) -> str:
-    run_dir = os.fspath(run_dir)
-    if "://" in run_dir:
-        return run_dir.rstrip("/")
-    return os.path.abspath(run_dir)
 
 
 def _under(run_dir: str, relative: str | None) -> str | None:

@@ -194,8 +194,6 @@ def add_layout(
     add_layout("logs/imdb/projector", "tsne", out="imdb-tsne.tsv")
     ```
     """
-    import tensorflow as tf
-
     from projector_export.metadata import parse_metadata
     from projector_export.runs import read_run_tensor
 
@@ -205,9 +203,8 @@ def add_layout(
         progress("reading the tensor")
     run = read_run_tensor(os.fspath(run_dir), tensor)
     header, rows = ["label"], []
-    if run.metadata_path:
-        with tf.io.gfile.GFile(run.metadata_path, "rb") as f:
-            header, rows = parse_metadata(f.read().decode("utf-8", errors="replace"))
+    if run.metadata is not None:  # read from inside the run folder, checked as UTF-8
+        header, rows = parse_metadata(run.metadata.decode("utf-8").removeprefix("\ufeff"))
     start = time.monotonic()
     bookmark = layout_bookmark(run.vectors, layout, progress=progress)
     seconds = time.monotonic() - start
@@ -460,41 +457,39 @@ def write_coordinates(path: str, coordinates: np.ndarray, header: list[str] | No
 def _add_bookmark(run_dir: str, key: str, filename: str, new: dict[tuple[str, int], str]) -> str:
     """Merge `new` bookmark states into the tensor's bookmarks file and write the run.
 
-    The one place that writes into an existing run; returns the bookmarks
-    file's name in the run folder.
+    The run is copied into a staging folder under its export lock, the bookmarks
+    read there (so that a layout written meanwhile is not lost), merged and
+    written with the config naming them, the checkpoint renumbered (a running
+    TensorBoard re-reads a run's config only when its checkpoint path changes),
+    and the copy swapped in as every export is. Returns the bookmarks file's
+    name in the run folder.
     """
     import tensorflow as tf
 
+    from projector_export.checkpoint import checkpoint_number, renumber_checkpoint
     from projector_export.config import CONFIG_FILENAME, read_config, with_bookmarks_path
+    from projector_export.files import inside, read_bytes
+    from projector_export.staging import RUN, staged_folder
 
-    config = read_config(run_dir)
-    entry = next(e for e in config.embeddings if e.tensor_name.removesuffix(":0") == key)
-    existing = []
-    if entry.bookmarks_path:
-        path = posixpath.join(run_dir, entry.bookmarks_path)
-        if tf.io.gfile.exists(path):
-            with tf.io.gfile.GFile(path, "rb") as f:
-                existing = read_states(f.read(), path)
-        if posixpath.dirname(entry.bookmarks_path) == "":
-            filename = entry.bookmarks_path  # keep the file the config already names
-    text = merge_states(existing, new)
-    _replace_run_files(
-        run_dir,
-        {
-            filename: text.encode("utf-8"),
-            CONFIG_FILENAME: with_bookmarks_path(config, key, filename).encode("utf-8"),
-        },
-    )
+    with staged_folder(run_dir, RUN, copy_current=True) as stage:
+        config = read_config(stage.path)
+        entry = next(e for e in config.embeddings if e.tensor_name.removesuffix(":0") == key)
+        existing = []
+        if entry.bookmarks_path:
+            path = inside(stage.path, posixpath.join(stage.path, entry.bookmarks_path), "bookmarks file")
+            if tf.io.gfile.exists(path):
+                existing = read_states(read_bytes(path, "bookmarks file"), path)
+            if posixpath.dirname(entry.bookmarks_path) == "":
+                filename = entry.bookmarks_path  # keep the file the config already names
+        files = {filename: merge_states(existing, new), CONFIG_FILENAME: with_bookmarks_path(config, key, filename)}
+        for name, text in files.items():
+            _write_file(posixpath.join(stage.path, name), text)
+        renumber_checkpoint(stage.path, checkpoint_number(stage.target) + 1)
     return filename
 
 
-def _replace_run_files(run_dir: str, files: dict[str, bytes]) -> None:
-    """Replace some files of a run, atomically: the run is copied into a staging folder
-    (hard links where possible), `files` written over the copy, the checkpoint
-    renumbered (a running TensorBoard re-reads a run's config only when its
-    checkpoint path changes) and the copy swapped in as every export is.
-    """
-    from projector_export import export
+def _write_file(path: str, text: str) -> None:
+    import tensorflow as tf
 
-    export.replace_run_files(run_dir, files)
-
+    with tf.io.gfile.GFile(path, "wb") as f:
+        f.write(text.encode("utf-8"))

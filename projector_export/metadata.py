@@ -24,10 +24,14 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping
+import sys
+from collections.abc import Iterable, Mapping, MappingView, Set
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
+from projector_export.arrays import to_numpy
 from projector_export.errors import ProjectorExportError
 
 EMPTY_LABEL = "(empty)"
@@ -99,17 +103,8 @@ class MetadataTable:
         return "\n".join(lines) + "\n"
 
 
-def metadata_rows(metadata: Any) -> int:
-    """The rows of `metadata` as given (a list, a dict of columns or a DataFrame): its first column's length."""
-    if _is_data_frame(metadata):
-        return len(metadata.index)
-    if isinstance(metadata, Mapping):
-        return len(next(iter(metadata.values())))
-    return len(metadata)
-
-
 def _is_data_frame(metadata: Any) -> bool:
-    return hasattr(metadata, "columns") and hasattr(metadata, "__getitem__")
+    return hasattr(metadata, "columns") and hasattr(metadata, "iloc")
 
 
 def metadata_table(metadata: Any, num_rows: int) -> MetadataTable:
@@ -128,6 +123,11 @@ def metadata_table(metadata: Any, num_rows: int) -> MetadataTable:
         raise ProjectorExportError(
             f"metadata is a single string ({_shorten(metadata)!r}); pass one label per "
             "row as a list, or a dict/DataFrame of columns"
+        )
+    if isinstance(metadata, (Set, MappingView)):
+        raise ProjectorExportError(
+            f"metadata is a {type(metadata).__name__}, which has no order, so labels would land on "
+            "arbitrary points; pass a list in the order of the rows"
         )
     if _is_data_frame(metadata):
         names = [str(name) for name in metadata.columns]
@@ -154,8 +154,17 @@ def metadata_table(metadata: Any, num_rows: int) -> MetadataTable:
 
 
 def _column_cells(name: str, values: Any, num_rows: int) -> list[str]:
-    if hasattr(values, "numpy") and not hasattr(values, "iloc"):  # tf.Tensor
-        values = values.numpy()
+    values = to_numpy(values)
+    if isinstance(values, (str, bytes)):
+        raise ProjectorExportError(
+            f"metadata column {name!r} is a single string ({_shorten(values)!r}), not one label per row; "
+            "pass a list of labels"
+        )
+    if isinstance(values, (Set, MappingView, Mapping)):
+        raise ProjectorExportError(
+            f"metadata column {name!r} is a {type(values).__name__}, which has no row order; "
+            "pass a list of labels in the order of the rows"
+        )
     if getattr(values, "ndim", 1) != 1:
         raise ProjectorExportError(
             f"metadata column {name!r} has shape {values.shape}; each column must be "
@@ -175,15 +184,28 @@ def _column_cells(name: str, values: Any, num_rows: int) -> list[str]:
 
 
 def _cell_text(value: Any) -> str:
+    """A value as its label; every kind of missing value (None, NaN, pandas NA and NaT,
+    numpy NaT) as the empty label, written `(empty)`."""
     if isinstance(value, str):
         return value
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if _is_missing(value):
         return ""
     if isinstance(value, bytes):
         return value.decode("utf-8", errors="backslashreplace")
-    if hasattr(value, "item"):  # numpy scalar
+    if isinstance(value, np.generic):
         return _cell_text(value.item())
     return str(value)
+
+
+def _is_missing(value: Any) -> bool:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return True
+    if isinstance(value, (np.datetime64, np.timedelta64)):
+        return bool(np.isnat(value))
+    if isinstance(value, np.floating):
+        return bool(np.isnan(value))
+    pandas = sys.modules.get("pandas")  # pandas' missing values exist only once pandas is imported
+    return pandas is not None and (value is pandas.NA or value is pandas.NaT)
 
 
 def _shorten(text: Any, limit: int = 40) -> str:

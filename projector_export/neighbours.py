@@ -9,7 +9,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from projector_export.errors import ProjectorExportError
-from projector_export.metadata import parse_metadata, unescape_label
 from projector_export.runs import read_run_tensor
 
 # The inspector's two distances (vz_projector/vector.ts): `cosDist` is 1 - cosine
@@ -55,19 +54,12 @@ def nearest_neighbours_of_each(
     run_dir: str, queries: Sequence[str], k: int = 10, tensor: str | None = None, metric: str = "cosine"
 ) -> dict[str, list[Neighbour]]:
     """`nearest_neighbours` for several queries, reading the run once: {query: neighbours}."""
-    import tensorflow as tf
-
     if metric not in METRICS:
-        raise ProjectorExportError(f"metric={metric!r} is not one of {', '.join(METRICS)}")
+        raise ProjectorExportError(f"`metric={metric}` is not one of {', '.join(METRICS)}")
     if k < 1:
-        raise ProjectorExportError(f"k={k}: ask for at least 1 neighbour")
+        raise ProjectorExportError(f"`k={k}`: ask for at least 1 neighbour")
     run = read_run_tensor(run_dir, tensor)
-    if run.metadata_path:
-        with tf.io.gfile.GFile(run.metadata_path, "rb") as f:
-            _, rows = parse_metadata(f.read().decode("utf-8"))
-        labels = [unescape_label(row[0]) for row in rows]
-    else:
-        labels = [str(i) for i in range(len(run.vectors))]
+    labels = run.labels()
     rows = {query: _find(query, labels, run.run_dir) for query in queries}
     vectors = run.vectors.astype(np.float64)
     if metric == "cosine":

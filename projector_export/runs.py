@@ -1,19 +1,29 @@
-"""Reading a tensor and its metadata back out of a run folder."""
+"""Reading a run back: its checkpoint, one tensor and its metadata, every file confined to the run folder.
+
+Used by `neighbours`, `tsv` and `validate`. Each broken run becomes a
+`ProjectorExportError` of one line naming the run, the file and the fix.
+"""
 
 from __future__ import annotations
 
+import glob
+import os
 import posixpath
 from dataclasses import dataclass
 
 import numpy as np
 
 from projector_export import checkpoint
-from projector_export.errors import ProjectorExportError
+from projector_export.arrays import check_memory
+from projector_export.checkpoint import CHECKPOINT_STATE_FILENAME
+from projector_export.errors import REEXPORT, ProjectorExportError
+from projector_export.files import MAX_CONFIG_BYTES, file_size, inside, is_remote, read_bytes, read_text
+from projector_export.metadata import parse_metadata, unescape_label
 
 
 @dataclass(frozen=True)
 class RunTensor:
-    """One tensor of a run with the paths of its metadata and sprite (None when absent).
+    """One tensor of a run with its metadata (raw bytes) and the path of its sprite (None when absent).
 
     `name` is the tensor's name (`final`); `key` is what the checkpoint holds it
     under: the name itself, or `final/.ATTRIBUTES/VARIABLE_VALUE` in runs of
@@ -27,20 +37,126 @@ class RunTensor:
     metadata_path: str | None
     sprite_path: str | None
     single_image_dim: tuple[int, int] | None
+    metadata: bytes | None = None
+
+    def labels(self) -> list[str]:
+        """The first metadata column, unescaped: one label a row; row numbers without metadata."""
+        if self.metadata is None:
+            return [str(i) for i in range(len(self.vectors))]
+        _, rows = parse_metadata(self.metadata.decode("utf-8").removeprefix("\ufeff"))
+        return [unescape_label(row[0]) for row in rows]
+
+
+class Checkpoint:
+    """A run's latest checkpoint (or the one at `prefix`), opened only after every file of it
+    proved to be a regular file inside `root` (by default the run folder).
+
+    Raises (from the constructor):
+        ProjectorExportError: no state file, or it names a checkpoint whose
+            index or data files are missing, outside `root`, not regular files,
+            unreadable, or shorter than the index says.
+    """
+
+    def __init__(self, run_dir: str, root: str | None = None, prefix: str | None = None):
+        import tensorflow as tf
+
+        self.run_dir = run_dir
+        root = root or run_dir
+        if prefix is None:
+            state_path = inside(root, _absolute(posixpath.join(run_dir, CHECKPOINT_STATE_FILENAME)), "checkpoint state")
+            prefix = _state_prefix(run_dir, read_text(state_path, f"{run_dir}: checkpoint state", limit=MAX_CONFIG_BYTES))
+        self.prefix = prefix
+        index = inside(root, _absolute(self.prefix + ".index"), "checkpoint index")
+        file_size(index, f"{run_dir}: checkpoint index")
+        data_files = _data_files(root, self.prefix)
+        try:
+            self.reader = tf.compat.v1.train.NewCheckpointReader(self.prefix)
+        except Exception as error:  # noqa: BLE001 - TensorFlow raises several types for a bad index
+            raise ProjectorExportError(
+                f"{run_dir}: the checkpoint index {posixpath.basename(index)} cannot be read "
+                f"({_first_line(error)}); {REEXPORT}"
+            ) from None
+        self.shapes = self.reader.get_variable_to_shape_map()
+        dtypes = self.reader.get_variable_to_dtype_map()
+        # A single data file holds the tensors end to end: it cannot be shorter than they are.
+        needed = sum(int(np.prod(shape)) * dtypes[key].size for key, shape in self.shapes.items() if dtypes[key] != tf.string)
+        have = sum(file_size(path, "checkpoint data") for path in data_files)
+        if have < needed:
+            raise ProjectorExportError(
+                f"{run_dir}: the checkpoint data file {posixpath.basename(data_files[0])} is truncated "
+                f"({have:,} bytes where its index needs {needed:,}); {REEXPORT}"
+            )
+        self._dtypes = dtypes
+
+    def read(self, key: str) -> np.ndarray:
+        """The tensor `key`, after checking that its declared size fits in memory."""
+        shape = self.shapes[key]
+        check_memory(int(np.prod(shape)) * 4, f"{self.run_dir}: tensor {checkpoint.name_of_key(key)!r} {shape}", REEXPORT)
+        try:
+            return self.reader.get_tensor(key)
+        except Exception as error:  # noqa: BLE001 - DataLossError and friends
+            raise ProjectorExportError(
+                f"{self.run_dir}: tensor {checkpoint.name_of_key(key)!r} cannot be read from the checkpoint "
+                f"({_first_line(error)}); {REEXPORT}"
+            ) from None
+
+
+def _absolute(path: str) -> str:
+    return path if is_remote(path) else os.path.abspath(path)
+
+
+def _state_prefix(run_dir: str, text: str) -> str:
+    """The checkpoint prefix a `checkpoint` state file names, as `tf.train.latest_checkpoint` reads it."""
+    from google.protobuf import text_format
+    from tensorflow.python.training.checkpoint_state_pb2 import CheckpointState
+
+    try:
+        state = text_format.Parse(text, CheckpointState())
+    except text_format.ParseError:
+        state = None
+    if state is None or not state.model_checkpoint_path:
+        raise ProjectorExportError(
+            f"{run_dir}: the checkpoint state file {CHECKPOINT_STATE_FILENAME!r} names no checkpoint; {REEXPORT}"
+        )
+    path = state.model_checkpoint_path
+    return path if posixpath.isabs(path) or is_remote(path) else posixpath.join(run_dir, path)
+
+
+def _data_files(root: str, prefix: str) -> list[str]:
+    import tensorflow as tf
+
+    pattern = prefix + ".data-*-of-*"
+    found = sorted(tf.io.gfile.glob(pattern) if is_remote(prefix) else glob.glob(glob.escape(prefix) + ".data-*-of-*"))
+    if not found:
+        raise ProjectorExportError(
+            f"{posixpath.dirname(prefix)}: the checkpoint has no data file ({posixpath.basename(pattern)}); {REEXPORT}"
+        )
+    for path in found:
+        file_size(inside(root, _absolute(path), "checkpoint data file"), "checkpoint data file")
+    return found
+
+
+def _first_line(error: Exception) -> str:
+    text = getattr(error, "message", None) or str(error) or type(error).__name__
+    return " ".join(text.split())[:200]
 
 
 def read_run_tensor(run_dir: str, tensor: str | None = None) -> RunTensor:
     """Load one tensor of a run: `tensor` by name (or by checkpoint key); by
-    default the run's only tensor, else the one named `final`.
+    default the one the projector opens first.
+
+    Every file is read from inside the run folder; the tensor must be a 2-D
+    matrix of at least 2 rows and 2 columns of finite numbers (what the
+    projector lists), and its metadata UTF-8 with one row per point.
 
     Raises:
-        ProjectorExportError: no such run, or no such (or no default) tensor.
+        ProjectorExportError: no such run or tensor, or a broken run, naming the file and the fix.
     """
     import tensorflow as tf
 
     from projector_export.config import CONFIG_FILENAME, projector_order, read_config
 
-    run_dir = run_dir.rstrip("/")
+    run_dir = str(run_dir).rstrip("/") or "/"
     if not tf.io.gfile.exists(posixpath.join(run_dir, CONFIG_FILENAME)):
         raise ProjectorExportError(
             f"{run_dir}: not a projector run (no {CONFIG_FILENAME}); give a run folder written by "
@@ -48,31 +164,77 @@ def read_run_tensor(run_dir: str, tensor: str | None = None) -> RunTensor:
         )
     entries = {embedding.tensor_name.removesuffix(":0"): embedding for embedding in read_config(run_dir).embeddings}
     names = {checkpoint.name_of_key(key): key for key in entries}
-    reader = tf.train.load_checkpoint(run_dir)
-    if tensor is None and (len(entries) == 1 or "final" in names):
-        key = next(iter(entries)) if len(entries) == 1 else names["final"]
-    elif tensor is None:
-        shapes = reader.get_variable_to_shape_map()
-        order = projector_order((key, shapes.get(key, []), bool(e.metadata_path)) for key, e in entries.items())
-        first = f" (the projector opens {checkpoint.name_of_key(order[0])!r} first)" if order else ""
-        raise ProjectorExportError(
-            f"{run_dir} holds {len(entries)} tensors; choose one{first}: " + ", ".join(names)
-        )
+    if not entries:
+        raise ProjectorExportError(f"{run_dir}: {CONFIG_FILENAME} names no tensors; {REEXPORT}")
+    saved = Checkpoint(run_dir)
+    if tensor is None:
+        order = projector_order((key, saved.shapes.get(key, []), bool(e.metadata_path)) for key, e in entries.items())
+        if len(entries) == 1:
+            key = next(iter(entries))
+        elif "final" in names:
+            key = names["final"]
+        else:
+            first = f" (the projector opens {checkpoint.name_of_key(order[0])!r} first)" if order else ""
+            raise ProjectorExportError(
+                f"{run_dir} holds {len(entries)} tensors; choose one with `tensor=NAME`{first}: " + ", ".join(names)
+            )
     else:
         key = tensor if tensor in entries else names.get(checkpoint.name_of_key(tensor))
         if key is None:
             raise ProjectorExportError(f"{run_dir} has no tensor {tensor!r}; it has: " + ", ".join(names))
+    name = checkpoint.name_of_key(key)
+    if key not in saved.shapes:
+        raise ProjectorExportError(f"{run_dir}: the checkpoint holds no tensor {name!r} that the config names; {REEXPORT}")
+    shape = list(saved.shapes[key])
+    if len(shape) != 2 or shape[0] < 2 or shape[1] < 2:
+        raise ProjectorExportError(
+            f"{run_dir}: tensor {name!r} has shape {shape}; the projector shows only 2-D tensors of at least "
+            f"2 rows and 2 columns; {REEXPORT}"
+        )
+    vectors = saved.read(key)
+    if vectors.dtype.kind not in "biuf":
+        raise ProjectorExportError(f"{run_dir}: tensor {name!r} holds {vectors.dtype}, not numbers; {REEXPORT}")
+    vectors = np.asarray(vectors, dtype=np.float32)
+    bad = np.argwhere(~np.isfinite(vectors))
+    if len(bad):
+        row, column = bad[0]
+        raise ProjectorExportError(
+            f"{run_dir}: tensor {name!r}, row {row}, column {column} holds {vectors[row, column]}; the projector "
+            f"needs finite numbers; {REEXPORT}"
+        )
     entry = entries[key]
-
-    def resolve(path: str) -> str | None:
-        return posixpath.join(run_dir, path) if path else None
-
+    metadata_path = sprite_path = metadata = None
+    try:
+        if entry.metadata_path:
+            metadata_path = inside(run_dir, entry.metadata_path, f"{run_dir}: metadata file")
+            metadata = read_bytes(metadata_path, f"{run_dir}: metadata file")
+            _check_metadata(run_dir, entry.metadata_path, metadata, len(vectors))
+        if entry.sprite.image_path:
+            sprite_path = inside(run_dir, entry.sprite.image_path, f"{run_dir}: sprite image")
+            file_size(sprite_path, f"{run_dir}: sprite image")
+    except ProjectorExportError as error:
+        text = str(error)
+        raise ProjectorExportError(text if REEXPORT in text else f"{text}; {REEXPORT}") from None
     return RunTensor(
         run_dir=run_dir,
-        name=checkpoint.name_of_key(key),
+        name=name,
         key=key,
-        vectors=np.asarray(reader.get_tensor(key), dtype=np.float32),
-        metadata_path=resolve(entry.metadata_path),
-        sprite_path=resolve(entry.sprite.image_path),
+        vectors=vectors,
+        metadata_path=metadata_path,
+        sprite_path=sprite_path,
         single_image_dim=tuple(entry.sprite.single_image_dim) or None,
+        metadata=metadata,
     )
+
+
+def _check_metadata(run_dir: str, relative: str, data: bytes, rows: int) -> None:
+    from projector_export.files import decode_utf8
+
+    text = decode_utf8(data, relative, f"{run_dir}: metadata file")
+    _, points = parse_metadata(text)
+    if len(points) != rows:
+        raise ProjectorExportError(
+            f"{run_dir}: metadata file {relative!r} has {len(points)} rows as the projector reads it, but the "
+            f"tensor has {rows}; {REEXPORT}"
+        )
+

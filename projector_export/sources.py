@@ -1,28 +1,30 @@
-"""Readers of the vectors people arrive with: .npy, vector TSVs, word2vec/GloVe text, Keras models."""
+"""The vectors people arrive with: `.npy`, vector TSVs, word2vec/GloVe text, Keras models; and `export_file`.
+
+Each reader holds at most the matrix it returns plus a bounded working set:
+`.npy` files are memory-mapped (`max_rows` reads only those rows), declared
+sizes are checked against the memory this process has before anything is
+allocated, and text is parsed in chunks into one preallocated matrix.
+"""
 
 from __future__ import annotations
 
-import io
-import itertools
-import json
 import logging
+import os
 import posixpath
-import re
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
+from projector_export.arrays import check_memory, format_bytes, per_point_rows
 from projector_export.errors import ProjectorExportError
-from projector_export.export import safe_tensor_name
+from projector_export.export import Embedding, ExportResult, export_embeddings
+from projector_export.files import file_size, is_remote, utf8_lines
 
 logger = logging.getLogger(__name__)
 
 # Above this the projector gets slow: it samples 100,000 points for PCA and t-SNE.
 LARGE_ROWS = 100_000
-_CHUNK_LINES = 50_000
 
 
 @dataclass(frozen=True)
@@ -32,7 +34,81 @@ class Source:
     path: str
     tensors: dict[str, np.ndarray]
     labels: list[str] | None = None
-    total_rows: int | None = None  # before --max-rows
+    total_rows: int | None = None  # before max_rows
+
+
+def export_file(
+    input_path: str,
+    run_dir: str,
+    *,
+    metadata: str | None = None,
+    name: str | None = None,
+    max_rows: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> ExportResult:
+    """Export the vectors of a file as a run folder: what `projector-export export` does.
+
+    Args:
+        input_path: a `.npy` array, a `.tsv` of vectors, a word2vec/GloVe text
+            file (the words become the labels) or a `.keras` model (each
+            Embedding layer becomes a tensor named after its layer).
+        run_dir: the run folder to write, e.g. `logs/glove`.
+        metadata: a labels file: one label a line, or a TSV whose first line
+            (with tabs) is the header. Used for every tensor with as many rows.
+        name: the tensor's name, for an input with a single tensor.
+        max_rows: keep only the first rows (of the vectors and the labels).
+        progress: called with the number of rows read so far.
+
+    Raises:
+        ProjectorExportError: bad input, naming the file and line; nothing is written then.
+
+    Example:
+
+    ```python
+    import numpy as np
+    from projector_export.sources import export_file
+
+    np.save("vectors.npy", np.random.default_rng(0).normal(size=(100, 16)))
+    result = export_file("vectors.npy", "logs/mine", name="words", max_rows=50)
+    print(result.run_dir, result.shape)  # .../logs/mine (50, 16)
+    ```
+    """
+    input_path = os.fspath(input_path)
+    metadata = None if metadata is None else os.fspath(metadata)
+    source = read_source(input_path, max_rows=max_rows, progress=progress)
+    warn_if_large(source, max_rows)
+    labels = source.labels
+    if metadata is not None:
+        labels = read_labels(metadata)
+        if max_rows:
+            labels = _first_rows(labels, max_rows)
+    tensors = source.tensors
+    if name is not None:
+        if len(tensors) > 1:
+            raise ProjectorExportError(
+                f"{input_path} has {len(tensors)} Embedding layers ({', '.join(tensors)}); "
+                "`name=` renames a single tensor, so leave it out"
+            )
+        tensors = {name: next(iter(tensors.values()))}
+    rows = None if labels is None else per_point_rows(labels)
+    if metadata is not None and not any(len(vectors) == rows for vectors in tensors.values()):
+        counts = [len(vectors) for vectors in tensors.values()]
+        sizes = _count(counts[0], "vector") if len(counts) == 1 else " and ".join(
+            f"{_count(len(vectors), 'vector')} in {tensor!r}" for tensor, vectors in tensors.items()
+        )
+        header = ", not counting its header line" if isinstance(labels, dict) else ""
+        raise ProjectorExportError(
+            f"{metadata} has {_count(rows, 'label')}{header}, but {input_path} has {sizes}; "
+            "give one label per vector, in the same order, or pass `max_rows=` to cut both"
+        )
+    return export_embeddings(
+        run_dir,
+        [Embedding(vectors, labels if rows == len(vectors) else None, name=tensor) for tensor, vectors in tensors.items()],
+    )
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number:,} {noun}" + ("" if number == 1 else "s")
 
 
 def read_source(path: str, *, max_rows: int | None = None, progress: Callable[[int], None] | None = None) -> Source:
@@ -49,248 +125,101 @@ def read_source(path: str, *, max_rows: int | None = None, progress: Callable[[i
             frequency-sorted vocabulary).
         progress: called with the number of rows read so far, for long text files.
     """
-    import tensorflow as tf
+    from projector_export.keras_models import read_keras
+    from projector_export.word_vectors import read_vector_tsv, read_word_vectors
 
-    if not tf.io.gfile.exists(path):
-        raise ProjectorExportError(f"{path}: no such file; check the path")
+    path = os.fspath(path)
     if max_rows is not None and max_rows < 1:
-        raise ProjectorExportError(f"--max-rows must be at least 1, not {max_rows}")
+        raise ProjectorExportError(f"`max_rows={max_rows}`: keep at least 1 row")
+    file_size(path, "", allow_pipe=True)
+    progress = progress or (lambda rows: None)
     suffix = posixpath.splitext(path)[1].lower()
-    reader = {".npy": _read_npy, ".keras": _read_keras, ".tsv": _read_vector_tsv}.get(suffix, _read_word_vectors)
-    return reader(path, max_rows, progress or (lambda rows: None))
+    if suffix == ".npy":
+        return _read_npy(path, max_rows)
+    if suffix == ".keras":
+        tensors = read_keras(path, max_rows)
+        return Source(path, tensors, total_rows=None if max_rows else max(len(t) for t in tensors.values()))
+    if suffix == ".tsv":
+        matrix = read_vector_tsv(path, max_rows, progress)
+        return Source(path, {"embedding": matrix}, total_rows=len(matrix))
+    words, matrix, total = read_word_vectors(path, max_rows, progress)
+    return Source(path, {"embedding": matrix}, labels=words, total_rows=total)
 
 
 def warn_if_large(source: Source, max_rows: int | None) -> None:
-    """Log a warning, with the `--max-rows` to pass, when more rows are exported than the projector handles well."""
+    """Log a warning, with the `max_rows` to pass, when more rows are exported than the projector handles well."""
     total = source.total_rows
     if total is not None and total > LARGE_ROWS and (max_rows is None or max_rows > LARGE_ROWS):
         logger.warning(
             "%s has %s rows; the projector slows down above %s points and samples that many for "
-            "PCA and t-SNE. Pass --max-rows %d to export only the first rows (in a frequency-sorted "
+            "PCA and t-SNE. Pass `max_rows=%d` to export only the first rows (in a frequency-sorted "
             "vocabulary, the most common words).",
             source.path, f"{total:,}", f"{LARGE_ROWS:,}", LARGE_ROWS,
         )
 
 
-def _read_npy(path: str, max_rows: int | None, progress) -> Source:
+def _read_npy(path: str, max_rows: int | None) -> Source:
+    """A 2-D `.npy` array, memory-mapped where the file is local: only the rows kept are read."""
+    shape, dtype, fortran, offset = _npy_header(path)
+    size = file_size(path, "", allow_pipe=True)
+    needed = int(np.prod(shape)) * dtype.itemsize
+    if size is not None and offset + needed > size:
+        raise ProjectorExportError(
+            f"{path}: its header declares a {shape} {dtype} array ({format_bytes(needed)}), but the file holds "
+            f"{format_bytes(size - offset)} of data; the file is truncated or not what it claims"
+        )
+    rows = shape[0] if max_rows is None else min(shape[0], max_rows)
+    check_memory(rows * shape[1] * 4, f"{path} ({rows:,} x {shape[1]:,} as float32)", "pass `max_rows=` to read fewer rows")
+    if not is_remote(path) and size is not None:
+        array = np.load(path, mmap_mode="r", allow_pickle=False)
+    else:
+        check_memory(needed, f"{path} ({format_bytes(needed)})", "copy the file to a local disk, or save fewer rows")
+        array = _load_whole(path)
+    return Source(path, {"embedding": array[:rows]}, total_rows=shape[0])
+
+
+def _npy_header(path: str):
+    """(shape, dtype, fortran order, data offset) of a `.npy` file, read without its data."""
     import tensorflow as tf
 
-    with tf.io.gfile.GFile(path, "rb") as f:
+    opener = tf.io.gfile.GFile(path, "rb") if is_remote(path) else open(path, "rb")  # noqa: SIM115
+    with opener as f:
         try:
-            array = np.load(io.BytesIO(f.read()), allow_pickle=False)
+            version = np.lib.format.read_magic(f)
+            read = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}[version]
+            shape, fortran, dtype = read(f)
+        except (ValueError, KeyError, EOFError, OSError) as error:
+            raise ProjectorExportError(f"{path}: not a readable .npy array ({error or 'unsupported version'})") from None
+        offset = f.tell()
+    if dtype.hasobject or dtype.kind not in "biuf":
+        raise ProjectorExportError(f"{path}: the array holds {dtype}, not numbers; save a float array")
+    if len(shape) != 2:
+        raise ProjectorExportError(f"{path}: the array has shape {shape}; give a 2-D (rows, dims) array")
+    return shape, dtype, fortran, offset
+
+
+def _load_whole(path: str) -> np.ndarray:
+    import io
+
+    import tensorflow as tf
+
+    opener = tf.io.gfile.GFile(path, "rb") if is_remote(path) else open(path, "rb")  # noqa: SIM115
+    with opener as f:
+        try:
+            return np.load(io.BytesIO(f.read()), allow_pickle=False)
         except ValueError as error:
             raise ProjectorExportError(f"{path}: not a readable .npy array ({error})") from None
-    if array.ndim != 2:
-        raise ProjectorExportError(f"{path}: the array has shape {array.shape}; give a 2-D (rows, dims) array")
-    return Source(path, {"embedding": array[:max_rows]}, total_rows=len(array))
-
-
-def _read_vector_tsv(path: str, max_rows: int | None, progress) -> Source:
-    rows = []
-    width = None
-    for line_number, line in _lines(path):
-        if max_rows is not None and len(rows) == max_rows:
-            break
-        if not line.strip():
-            continue
-        values = line.split("\t")
-        if width is None:
-            width = len(values)
-        elif len(values) != width:
-            raise ProjectorExportError(
-                f"{path}, line {line_number}: {len(values)} values, but the first row has {width}; "
-                "every row needs the same number of tab-separated values"
-            )
-        rows.append(values)
-    if not rows:
-        raise ProjectorExportError(f"{path}: no vectors in the file")
-    matrix = _numbers(rows, path, first_line=1, skip_columns=0)
-    return Source(path, {"embedding": matrix}, total_rows=len(matrix))
-
-
-def _read_word_vectors(path: str, max_rows: int | None, progress) -> Source:
-    lines = _lines(path)
-    try:
-        first_number, first = next(lines)
-    except StopIteration:
-        raise ProjectorExportError(f"{path}: the file is empty") from None
-    header = first.split()
-    declared = None
-    pending = [(first_number, first)]
-    if len(header) == 2 and all(token.isdigit() for token in header):
-        declared, dims = int(header[0]), int(header[1])
-        pending = []
-    else:
-        dims = len(header) - 1
-        if dims < 1:
-            raise ProjectorExportError(
-                f"{path}, line 1: {first.strip()[:40]!r} is neither a `count dim` header nor "
-                "`word v1 v2 ...`; give a word2vec/GloVe text file"
-            )
-
-    words: list[str] = []
-    blocks: list[np.ndarray] = []
-    chunk: list[list[str]] = []
-    chunk_start = None
-    for line_number, line in itertools.chain(pending, lines):
-        if max_rows is not None and len(words) + len(chunk) == max_rows:
-            break
-        if not line.strip():
-            continue
-        # The last `dims` tokens are numbers; the word is the rest (GloVe has words with spaces).
-        tokens = line.rstrip("\r\n").rstrip(" ").rsplit(" ", dims)
-        if len(tokens) != dims + 1 or not tokens[0]:
-            raise ProjectorExportError(
-                f"{path}, line {line_number}: {len(line.split()) - 1} values after the word, expected "
-                f"{dims}; every line must be `word` and then {dims} numbers separated by spaces"
-            )
-        if chunk_start is None:
-            chunk_start = line_number
-        chunk.append(tokens)
-        if len(chunk) == _CHUNK_LINES:
-            words.extend(tokens[0] for tokens in chunk)
-            blocks.append(_numbers(chunk, path, first_line=chunk_start, skip_columns=1))
-            chunk, chunk_start = [], None
-            progress(len(words))
-    if chunk:
-        words.extend(tokens[0] for tokens in chunk)
-        blocks.append(_numbers(chunk, path, first_line=chunk_start, skip_columns=1))
-    if not words:
-        raise ProjectorExportError(f"{path}: no vectors after the header")
-    if declared is not None and max_rows is None and declared != len(words):
-        raise ProjectorExportError(
-            f"{path}, line 1: the header says {declared} words but the file has {len(words)}; "
-            f"fix the header to `{len(words)} {dims}` or restore the missing lines"
-        )
-    matrix = np.concatenate(blocks)
-    return Source(path, {"embedding": matrix}, labels=words, total_rows=declared or len(words))
-
-
-def _numbers(rows: list[list[str]], path: str, first_line: int, skip_columns: int) -> np.ndarray:
-    """Parse string rows into float32, naming the line and value that is not a number."""
-    try:
-        return np.array([row[skip_columns:] for row in rows], dtype=np.float32)
-    except ValueError:
-        pass
-    line = first_line
-    for row in rows:
-        for column, token in enumerate(row[skip_columns:], start=1):
-            try:
-                float(token)
-            except ValueError:
-                raise ProjectorExportError(
-                    f"{path}, line {line}: value {column} is {token.strip()[:40]!r}, not a number"
-                ) from None
-        line += 1
-    raise ProjectorExportError(f"{path}: rows near line {first_line} are not all numbers")
-
-
-def _lines(path: str):
-    """(line number, text) of a text file, read through tf.io.gfile."""
-    import tensorflow as tf
-
-    with tf.io.gfile.GFile(path, "rb") as f:
-        for number, raw in enumerate(f, start=1):
-            try:
-                yield number, raw.decode("utf-8")
-            except UnicodeDecodeError:
-                raise ProjectorExportError(
-                    f"{path}, line {number}: not UTF-8 text; is it a binary word2vec file? "
-                    "Convert it to text (gensim: save_word2vec_format(..., binary=False))"
-                ) from None
-
-
-def _read_keras(path: str, max_rows: int | None, progress) -> Source:
-    """Every Embedding layer of a `.keras` file, read from its config and weights.
-
-    The archive is read directly rather than through `keras.saving.load_model`,
-    so models with Lambda layers or unregistered custom layers load too and no
-    code stored in the file runs.
-    """
-    import h5py
-    import tensorflow as tf
-
-    with tf.io.gfile.GFile(path, "rb") as f:
-        data = f.read()
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-        config = json.loads(archive.read("config.json"))
-        weights = h5py.File(io.BytesIO(archive.read("model.weights.h5")), "r")
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as error:
-        raise ProjectorExportError(f"{path}: not a Keras 3 .keras model file ({error})") from None
-    tensors: dict[str, np.ndarray] = {}
-    with weights:
-        for layer_name, h5_path in _embedding_layers(config, ""):
-            if h5_path not in weights:
-                raise ProjectorExportError(f"{path}: no weights stored for Embedding layer {layer_name!r}")
-            array = weights[h5_path][: max_rows if max_rows else None]
-            tensors[_tensor_name(layer_name, tensors)] = np.asarray(array)
-    if not tensors:
-        raise ProjectorExportError(
-            f"{path}: the model has no Embedding layer; export the layer's weights as a .npy "
-            "file instead (np.save('vectors.npy', layer.get_weights()[0]))"
-        )
-    total = max(len(t) for t in tensors.values()) if not max_rows else None
-    return Source(path, tensors, total_rows=total)
-
-
-def _embedding_layers(layer: dict, h5_prefix: str):
-    """(layer name, weights path) of every Embedding layer under a serialized layer.
-
-    Keras stores a container's layers under `layers/<snake_case class name>`,
-    numbering repeats (`embedding`, `embedding_1`), in the order of the
-    container's `layers` (which for Sequential leaves out the InputLayer).
-    """
-    config = layer.get("config", {})
-    children = config.get("layers") if isinstance(config, dict) else None
-    if layer.get("class_name") == "Embedding":
-        yield config.get("name", "embedding"), f"{h5_prefix}vars/0"
-    if not children:
-        return
-    used: dict[str, int] = {}
-    for child in children:
-        if layer.get("class_name") == "Sequential" and child.get("class_name") == "InputLayer":
-            continue
-        name = _snake_case(child.get("class_name", "layer"))
-        if name in used:
-            used[name] += 1
-            name = f"{name}_{used[name]}"
-        else:
-            used[name] = 0
-        yield from _embedding_layers(child, f"{h5_prefix}layers/{name}/")
-
-
-def _snake_case(name: str) -> str:
-    name = re.sub(r"\W+", "", name)
-    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
-
-
-def _tensor_name(layer_name: str, taken: dict[str, Any]) -> str:
-    name = safe_tensor_name(layer_name) or "embedding"
-    while name in taken:
-        name += "_"
-    return name
 
 
 def read_labels(path: str) -> list[str] | dict[str, list[str]]:
     """A metadata file: one label a line, or a TSV whose first line (with tabs) is the header.
 
     Every line is one row, blank ones included (they become visible
-    placeholders when exported), so rows stay aligned with the vectors.
+    placeholders when exported), so rows stay aligned with the vectors. A
+    byte-order mark before the first line is dropped.
     """
-    import tensorflow as tf
-
-    if not tf.io.gfile.exists(path):
-        raise ProjectorExportError(f"{path}: no such metadata file; check the path")
-    with tf.io.gfile.GFile(path, "rb") as f:
-        try:
-            text = f.read().decode("utf-8")
-        except UnicodeDecodeError as error:
-            raise ProjectorExportError(f"{path}: not UTF-8 text ({error})") from None
-    lines = text.replace("\r\n", "\n").split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
+    path = os.fspath(path)
+    lines = [line.rstrip("\n").removesuffix("\r") for _, line in utf8_lines(path, "metadata file")]
     if not lines:
         raise ProjectorExportError(f"{path}: the metadata file is empty")
     if "\t" not in lines[0]:
@@ -309,3 +238,9 @@ def read_labels(path: str) -> list[str] | dict[str, list[str]]:
         for name, cell in zip(header, cells):
             columns[name].append(cell)
     return columns
+
+
+def _first_rows(metadata, rows: int):
+    if isinstance(metadata, dict):
+        return {name: values[:rows] for name, values in metadata.items()}
+    return metadata[:rows]

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from projector_export.arrays import to_numpy
 from projector_export.errors import ProjectorExportError
 
 MAX_SPRITE_PX = 8192
@@ -88,10 +89,8 @@ def _grid_side(num_points: int) -> int:
 
 
 def _as_array(sprite: Any) -> np.ndarray:
-    if hasattr(sprite, "numpy"):
-        sprite = sprite.numpy()
     try:
-        return np.asarray(sprite)
+        return np.asarray(to_numpy(sprite))
     except ValueError as error:
         raise ProjectorExportError(
             f"sprite is ragged ({error}); every image must have the same shape"

@@ -15,21 +15,16 @@ from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from projector_export import ProjectorExportError
+from projector_export.config import projector_order
 from projector_export.metadata import parse_metadata
+from projector_export.neighbours import nearest_neighbours_of_each
 from training import cli
-from training.colours import (
-    BATCH_SIZE,
-    DEFAULT_EPOCHS,
-    DEFAULT_PAIRS,
-    STEPS_PER_EXECUTION,
-    build_model,
-    fit,
-    knn_agreement,
-    load_colours,
-    make_pairs,
-    snapshot_name,
-    snapshot_steps,
-)
+from training.callbacks import knn_agreement, snapshot_name
+from training.colours import DEFAULT_EPOCHS, DEFAULT_PAIRS
+from training.colours.data import load_colours, make_pairs
+from training.colours.job import BATCH_SIZE, STEPS_PER_CALL, snapshot_steps, train_colours
+from training.colours.model import build_model
+from training.loop import fit
 
 PAIRS, EPOCHS = 200_000, 3
 
@@ -156,7 +151,7 @@ def test_help_answers_without_importing_tensorflow():
     code = (
         "import sys\n"
         "from training.cli import main\n"
-        "for argv in (['--help'], ['colours', '--help']):\n"
+        "for argv in (['--help'], ['colours', '--help'], ['imdb', '--help']):\n"
         "    try:\n"
         "        main(argv)\n"
         "    except SystemExit:\n"
@@ -188,7 +183,7 @@ def test_fit_gives_the_same_weights_and_losses_as_keras_fit():
         if use_keras:
             history = model.fit(pairs.x, pairs.y, batch_size=512, epochs=3, shuffle=False, verbose=0)
         else:
-            history = fit(model, pairs.x, pairs.y, epochs=3, shuffle=False, verbose=0, steps_per_execution=4)
+            history = fit(model, pairs.x, pairs.y, batch_size=512, epochs=3, shuffle=False, steps_per_call=4)
         return model.get_weights(), history.history
 
     ours, keras_fit = trained(False), trained(True)
@@ -208,24 +203,29 @@ def test_knn_agreement_is_one_for_the_same_geometry_and_near_chance_for_noise():
 def recorded_steps(pairs: int, epochs: int) -> tuple[list[int], int]:
     """The steps a run records snapshots at (after every execution of steps), and steps an epoch."""
     per_epoch = -(-pairs // BATCH_SIZE)
-    within = sorted({*range(STEPS_PER_EXECUTION, per_epoch, STEPS_PER_EXECUTION), per_epoch})
+    within = sorted({*range(STEPS_PER_CALL, per_epoch, STEPS_PER_CALL), per_epoch})
     return [0] + [epoch * per_epoch + step for epoch in range(epochs) for step in within], per_epoch
 
 
 def test_snapshots_are_about_a_dozen_close_together_early_then_whole_epochs():
     steps, per_epoch = recorded_steps(DEFAULT_PAIRS, DEFAULT_EPOCHS)
     chosen = snapshot_steps(steps, per_epoch)
-    names = [snapshot_name(step, per_epoch) for step in chosen]
+    names = [snapshot_name(step, per_epoch, DEFAULT_EPOCHS) for step in chosen]
     assert names == [
-        "epoch-0000", "step-000064", "step-000128", "step-000192", "step-000384", "step-000640",
-        "step-001088", "epoch-0001", "epoch-0002", "epoch-0003", "epoch-0006", "epoch-0010",
+        "snapshot-epoch-00", "snapshot-epoch-00-step-0064", "snapshot-epoch-00-step-0128",
+        "snapshot-epoch-00-step-0192", "snapshot-epoch-00-step-0384", "snapshot-epoch-00-step-0640",
+        "snapshot-epoch-00-step-1088", "snapshot-epoch-01", "snapshot-epoch-02", "snapshot-epoch-03",
+        "snapshot-epoch-06", "snapshot-epoch-10",
     ]
+    assert sorted(names) == names  # the projector lists them alphabetically: in training order
     # The post's settings: short epochs, so nearly all snapshots are whole epochs.
     steps, per_epoch = recorded_steps(100_000, 500)
     chosen = snapshot_steps(steps, per_epoch)
     assert 10 <= len(chosen) <= 13 and chosen[0] == 0 and chosen[-1] == 500 * per_epoch
     assert np.all(np.diff(chosen) > 0) and np.all(np.diff(np.diff(chosen)) >= 0)
-    assert snapshot_name(chosen[-2], per_epoch).startswith("epoch-")
+    names = [snapshot_name(step, per_epoch, 500) for step in chosen]
+    assert names[0] == "snapshot-epoch-000" and names[-1] == "snapshot-epoch-500" and sorted(names) == names
+    assert "-step-" not in names[-2]
 
 
 # ------------------------------------------------------- a whole run, in TensorBoard
@@ -287,16 +287,20 @@ def test_the_runs_open_in_tensorboard_with_colour_names_and_swatches(trained, st
         embeddings = {e["tensorName"].split("/")[0]: e for e in server.info(run)["embeddings"]}
         assert list(embeddings)[0] == "final"
         steps, per_epoch = recorded_steps(PAIRS, EPOCHS)
-        snapshots = [snapshot_name(step, per_epoch) for step in snapshot_steps(steps, per_epoch)[:-1]]
+        snapshots = [snapshot_name(step, per_epoch, EPOCHS) for step in snapshot_steps(steps, per_epoch)[:-1]]
         assert list(embeddings) == ["final", *snapshots]
-        assert snapshots[:3] == ["epoch-0000", "step-000064", "step-000128"] and "epoch-0002" in snapshots
+        # what the data panel lists, and opens the first of: the trained one, then training order
+        order = projector_order((name, e["tensorShape"], bool(e.get("metadataPath"))) for name, e in embeddings.items())
+        assert order == ["final", *snapshots]
+        assert snapshots[:3] == ["snapshot-epoch-00", "snapshot-epoch-00-step-064", "snapshot-epoch-00-step-128"]
+        assert "snapshot-epoch-02" in snapshots
         final = embeddings["final"]
         # 2-D is stored with a third column of zeros, which the projector needs to draw it
         assert final["tensorShape"] == [550, 3]
         vectors = server.tensor(run, final["tensorName"], (550, 3))
         assert np.isfinite(vectors).all()
         assert (vectors[:, dims:] == 0).all() and (vectors[:, :dims] != 0).any(axis=0).all()
-        start = server.tensor(run, embeddings["epoch-0000"]["tensorName"], (550, 3))
+        start = server.tensor(run, embeddings["snapshot-epoch-00"]["tensorName"], (550, 3))
         assert np.abs(start).max() <= 0.05  # Keras's starting weights
         assert not np.allclose(start, vectors)
 
@@ -316,6 +320,23 @@ def test_the_runs_open_in_tensorboard_with_colour_names_and_swatches(trained, st
             assert (cell == colours.loc[point, ["r", "g", "b"]].to_numpy()).all()
 
 
+def test_euclidean_neighbours_are_near_in_colour_and_cosine_ones_far_less(trained):
+    """The model learnt squared Euclidean distances: the summary sends users to --metric euclidean."""
+    logdir, printed = trained
+    run = str(logdir / "colours-3d" / "projector")
+    assert f"projector-export neighbours {logdir / 'colours-3d' / 'projector'} red --metric euclidean" in printed
+    colours = load_colours()
+    rgb = dict(zip(colours["name"], colours[["r", "g", "b"]].to_numpy(dtype=float)))
+
+    def rgb_distance_to_neighbours(metric):
+        found = nearest_neighbours_of_each(run, list(rgb), k=10, metric=metric)
+        return np.mean([np.linalg.norm(rgb[n.label] - rgb[name]) for name, near in found.items() for n in near])
+
+    euclidean, cosine = rgb_distance_to_neighbours("euclidean"), rgb_distance_to_neighbours("cosine")
+    # after 3 short epochs here: 95 against 117 (the default run: far apart)
+    assert euclidean < 0.9 * cosine, (euclidean, cosine)
+
+
 def test_each_run_has_its_scatter_and_animation(trained):
     logdir, _ = trained
     for run, scatter in (("colours-2d", "embedding-2d.png"), ("colours-3d", "embedding-3d.png")):
@@ -330,8 +351,6 @@ def test_each_run_has_its_scatter_and_animation(trained):
 
 
 def test_training_again_replaces_the_old_logs(tmp_path):
-    from training.colours import train_colours
-
     for _ in range(2):
         (run,) = train_colours((2,), pairs=2_000, epochs=2, logdir=str(tmp_path), verbose=0)
     assert len(epoch_scalars(tmp_path / "colours-2d")["epoch_loss"]) == 2
@@ -339,8 +358,6 @@ def test_training_again_replaces_the_old_logs(tmp_path):
 
 
 def test_normalise_adds_a_unit_length_run_and_wide_embeddings_are_drawn_in_3d(tmp_path):
-    from training.colours import train_colours
-
     runs = train_colours((4,), pairs=2_000, epochs=1, logdir=str(tmp_path), normalise=True, verbose=0)
     assert [(run.run_dir, run.normalised) for run in runs] == [
         (str(tmp_path / "colours-4d"), False),

@@ -145,7 +145,7 @@ def test_malformed_inputs_name_the_file_and_line(tmp_path, capsys, name, content
         path.write_bytes(content)
     elif content != "skip":
         path.write_text(content)
-    assert main(["export", str(path), "--logdir", str(tmp_path / "logs"), "--run", "r"]) == 2
+    assert main(["export", str(path), "--logdir", str(tmp_path / "logs"), "--run", "r"]) == 1  # every error the message explains exits 1 (issue 11)
     assert re.search(message, capsys.readouterr().err)
     assert not (tmp_path / "logs" / "r").exists()
 
@@ -153,11 +153,11 @@ def test_malformed_inputs_name_the_file_and_line(tmp_path, capsys, name, content
 def test_metadata_that_does_not_fit_names_both_files(tmp_path, capsys):
     np.save(tmp_path / "v.npy", np.eye(3))
     (tmp_path / "labels.tsv").write_text("word\tn\na\t1\nb\n")
-    assert main(["export", str(tmp_path / "v.npy"), "--run", "r", "--logdir", str(tmp_path), "--metadata", str(tmp_path / "labels.tsv")]) == 2
+    assert main(["export", str(tmp_path / "v.npy"), "--run", "r", "--logdir", str(tmp_path), "--metadata", str(tmp_path / "labels.tsv")]) == 1
     assert "labels.tsv, line 3: 1 columns, but the header has 2" in capsys.readouterr().err
     (tmp_path / "labels.txt").write_text("a\nb\n")
-    assert main(["export", str(tmp_path / "v.npy"), "--run", "r", "--logdir", str(tmp_path), "--metadata", str(tmp_path / "labels.txt")]) == 2
-    assert "labels.txt has 2 rows but" in capsys.readouterr().err
+    assert main(["export", str(tmp_path / "v.npy"), "--run", "r", "--logdir", str(tmp_path), "--metadata", str(tmp_path / "labels.txt")]) == 1
+    assert f"labels.txt has 2 labels, but {tmp_path / 'v.npy'} has 3 vectors; give one label per vector" in capsys.readouterr().err
 
 
 def test_neighbours_by_cosine_distance(tmp_path, capsys):
@@ -172,7 +172,7 @@ def test_neighbours_by_cosine_distance(tmp_path, capsys):
     assert [line.split()[1] for line in lines] == ["near", "thirty", "north"]
     expected = [1 - np.cos(np.radians(a)) for a in (10, 30, 90)]
     np.testing.assert_allclose([float(line.split()[2]) for line in lines], expected, atol=1e-4)
-    assert main(["neighbours", str(tmp_path / "r"), "eats"]) == 2
+    assert main(["neighbours", str(tmp_path / "r"), "eats"]) == 1
     assert "no point labelled 'eats'; did you mean: 'east'" in capsys.readouterr().err
 
     # Euclidean, as the inspector's other choice, and several queries in one call

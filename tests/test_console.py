@@ -43,11 +43,47 @@ COMMANDS = [
 ]
 
 
+@pytest.fixture(scope="module")
+def ran(workspace):
+    """`ran(command)`: the command run once in the workspace, in the order asked, and what it printed."""
+    done = {}
+
+    def get(command):
+        if command not in done:
+            done[command] = run(*command, cwd=workspace)
+        return done[command]
+
+    return get
+
+
 @pytest.mark.parametrize("command", COMMANDS, ids=[" ".join(c[:2]) for c in COMMANDS])
-def test_no_native_log_line_reaches_the_console(workspace, command):
-    done, output = run(*command, cwd=workspace)
+def test_no_native_log_line_reaches_the_console(ran, command):
+    done, output = ran(command)
     assert done.returncode == 0, output[-3000:]
     assert not NATIVE.search(output), output[-3000:]
+
+
+TRAINING = [command for command in COMMANDS if command[0] == "training.cli"]
+
+
+@pytest.mark.parametrize("command", TRAINING, ids=[" ".join(c[:2]) for c in TRAINING])
+def test_training_into_a_file_prints_plain_lines_in_plain_words(ran, command):
+    """Keras's progress bar draws with carriage returns, backspaces and colour codes even into
+    a file or a pipe; off a terminal the commands print whole lines, and paths as given."""
+    done, output = ran(command)
+    assert done.returncode == 0, output[-3000:]
+    assert not re.search("[\r\x08\x1b]", output), repr(output[-3000:])
+    printed = done.stdout
+    assert "(s)" not in printed
+    if command[1] == "imdb":
+        assert "tokenising 80 training reviews: 80 in " in printed and "tokenising 40 test reviews: 40 in " in printed
+        assert "(1 epoch, batch 10, " in printed and "after 1 epoch, " in printed and " on 1 replica\n" in printed
+        assert "\n  projector:  logs/imdb/projector (2 tensors of " in printed
+        assert "\n  vocabulary: logs/imdb-vocab300.subwords\n" in printed
+    else:
+        assert "(1 epoch, seed 7)" in printed and "\n  projector: logs/colours-2d/projector (" in printed
+        # trained on squared Euclidean distances: the summary says which neighbours suit it
+        assert "projector-export neighbours logs/colours-2d/projector red --metric euclidean" in printed
 
 
 def test_verbose_brings_them_back(workspace):

@@ -9,6 +9,8 @@ import sys
 import textwrap
 import time
 
+import numpy as np
+import pytest
 import tensorflow as tf
 
 from projector_export import export_embedding, validate
@@ -100,3 +102,110 @@ def test_ctrl_c_during_training_leaves_the_last_snapshot_valid_and_exportable(tm
 
     assert main(["tsv", str(logs / "colours-2d" / "projector"), "--out", str(out)]) == 0
     assert len((out / "vectors.tsv").read_text().splitlines()) == 550
+
+
+# Kills at chosen points: the test process patches where the export stands, then SIGKILLs itself there.
+KILLED_AT = textwrap.dedent(
+    """
+    import os, signal, sys, numpy as np
+    from projector_export import export_embedding, staging
+    import projector_export.export as export
+
+    def die():
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    point, exchange, rename_dir = sys.argv[2], staging.exchange, staging._rename_dir
+    if point == "right after the exchange":
+        staging.exchange = lambda a, b: exchange(a, b) and die()
+    elif point == "between the two renames":  # the path without renameat2
+        staging.exchange = lambda a, b: False
+        staging._rename_dir = lambda a, b: (rename_dir(a, b), ".old-" in b and die())
+    elif point == "during the checkpoint write":  # what SaveV2 leaves while it writes
+        def write_checkpoint(folder, tensors, number):
+            open(os.path.join(folder, f"embeddings.ckpt-{number}.index.tempstate42"), "wb").write(b"half")
+            os.makedirs(os.path.join(folder, f"embeddings.ckpt-{number}_temp"))
+            die()
+        export.write_checkpoint = write_checkpoint
+    export_embedding(sys.argv[1], np.ones((5, 4)), list("abcde"), name="second")
+    """
+)
+
+
+def keras_logs(run):
+    (run / "train").mkdir()
+    (run / "train" / "events.out.tfevents.keras").write_bytes(b"scalars")
+
+
+@pytest.mark.parametrize("point", ["right after the exchange", "between the two renames", "during the checkpoint write"])
+def test_a_kill_at_each_step_of_the_swap_is_reported_truthfully_and_repaired(tmp_path, point):
+    logs = tmp_path / "logs"
+    run = logs / "run"
+    export_embedding(run, np.eye(3), ["a", "b", "c"], name="first")
+    keras_logs(run)
+    child = subprocess.run([sys.executable, "-c", KILLED_AT, str(run), point], capture_output=True, text=True)
+    assert child.returncode == -signal.SIGKILL, child.stderr
+
+    leftovers = sorted(p.name for p in logs.iterdir() if p.name != "run")
+    report = validate(str(logs))
+    if point == "during the checkpoint write":  # the run is untouched; the leftover holds only the export's files
+        assert read_run_tensor(str(run)).name == "first" and (run / "train").is_dir()
+        assert report.ok and "holds only files it wrote" in str(report), str(report)
+    else:
+        assert not report.ok
+        problems = "\n".join(str(p) for p in report.problems)
+        assert "train" in problems and "do not delete" in problems, problems  # never "delete it" for the only copy
+        assert not any(leftover in note and "delete it" in note for note in report.notes for leftover in leftovers
+                       if (logs / leftover / "train").exists())
+        if point == "between the two renames":
+            assert not run.exists() and "the folder is missing" in problems
+
+    export_embedding(run, np.ones((4, 4)), list("wxyz"), name="third")  # the next export repairs
+    assert (run / "train" / "events.out.tfevents.keras").read_bytes() == b"scalars"
+    assert sorted(p.name for p in logs.iterdir()) == ["run"]
+    assert not [p for p in run.iterdir() if "temp" in p.name]  # no staging piece inside the live run
+    assert validate(str(logs)).ok and read_run_tensor(str(run)).name == "third"
+
+
+FALLBACK_EXPORTER = EXPORTER.replace(
+    "print(\"ready\", flush=True)",
+    "from projector_export import staging\nstaging.exchange = lambda a, b: False\nprint(\"ready\", flush=True)",
+)
+
+
+def test_sigkill_on_the_path_without_renameat2_loses_nothing(tmp_path):
+    logdir = tmp_path / "logs"
+    run = logdir / "run"
+    export_embedding(run, np.eye(3), ["a", "b", "c"])
+    keras_logs(run)
+    rng = random.Random(11)
+    for attempt in range(4):
+        child = subprocess.Popen([sys.executable, "-c", FALLBACK_EXPORTER, str(run), str(attempt)],
+                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        assert child.stdout.readline().strip() == "ready"
+        time.sleep(rng.uniform(0.05, 2.0))
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        # train/ is in the run or in a leftover that says so; validate never calls it deletable
+        holders = [p for p in [run, *logdir.glob(".run.*")] if (p / "train").is_dir()]
+        assert len(holders) == 1
+        report = validate(str(logdir))
+        assert report.ok or all("interrupted" in p.message or "no projector runs" in p.message
+                                for p in report.problems), str(report)
+        if holders[0] != run:
+            assert any("train" in p.message for p in report.problems)
+    export_embedding(run, np.eye(3), ["a", "b", "c"])
+    assert (run / "train" / "events.out.tfevents.keras").read_bytes() == b"scalars"
+    assert sorted(p.name for p in logdir.iterdir()) == ["run"] and validate(str(logdir)).ok
+
+
+def test_standalone_leftovers_are_tidied_like_exports(tmp_path):
+    from projector_export.standalone import export_standalone
+
+    export_embedding(tmp_path / "run", np.eye(3), ["a", "b", "c"])
+    export_standalone(tmp_path / "run", tmp_path / "sa")
+    for leftover in (".sa.standalone-123-0badc0de", ".sa.standalone-old-7-abc", ".sa.new-0123abcd"):
+        (tmp_path / leftover).mkdir()
+        (tmp_path / leftover / "vectors.tsv").write_text("half")
+    assert "holds only files it wrote" in str(validate(str(tmp_path)))
+    export_standalone(tmp_path / "run", tmp_path / "sa")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run", "sa"]

@@ -28,10 +28,15 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from projector_export import ProjectorExportError, validate
+from projector_export.config import projector_order
 from projector_export.metadata import parse_metadata, unescape_label
 from conftest import free_ports
 from reviews import write_aclimdb
-from training import imdb
+from training.imdb import options as imdb_command
+from training.imdb.data import read_aclimdb
+from training.imdb.job import ImdbRun
+from training.imdb.model import EMBEDDING_DIM, build_model
+from training.imdb.pipeline import Tokens, bucket_widths, make_dataset
 
 ROOT = Path(__file__).resolve().parent.parent
 EPOCHS = 5
@@ -39,13 +44,13 @@ VOCAB_SIZE = "400"  # small, so the vocabulary builds in a second; the default i
 EPOCH_LINE = re.compile(r"^epoch (\d+)/(\d+): val_accuracy ([0-9.]+)", re.MULTILINE)
 
 
-def train(*argv: str) -> tuple[imdb.ImdbRun, str]:
+def train(*argv: str) -> tuple[ImdbRun, str]:
     """`projector-train imdb ARGV` in this process: the result and what it printed."""
     parser = argparse.ArgumentParser(prog="projector-train imdb")
-    imdb.add_arguments(parser)
+    imdb_command.add_arguments(parser)
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
-        result = imdb.run(parser.parse_args(list(argv)))
+        result = imdb_command.run(parser.parse_args(list(argv)))
     return result, printed.getvalue()
 
 
@@ -63,7 +68,7 @@ def trained(aclimdb, tmp_path_factory):
     return result, printed, logs
 
 
-def encoder_of(result: imdb.ImdbRun):
+def encoder_of(result: ImdbRun):
     return tfds.deprecated.text.SubwordTextEncoder.load_from_file(result.vocab_path[: -len(".subwords")])
 
 
@@ -89,17 +94,19 @@ def test_the_run_opens_in_tensorboard_with_labels_that_line_up(trained, aclimdb,
     assert set(server.wait_for_runs({"imdb/projector"})) == {"imdb/projector"}
     listed = server.info("imdb/projector")["embeddings"]
     names = [entry["tensorName"].split("/")[0] for entry in listed]
-    assert names == ["final"] + [f"embedding-epoch-{e:03d}" for e in range(1, EPOCHS + 1)]
+    assert names == ["final"] + [f"snapshot-epoch-{e:02d}" for e in range(1, EPOCHS + 1)]
+    # what the data panel lists, and opens the first of: the trained one, then training order
+    assert projector_order((e["tensorName"], e["tensorShape"], bool(e.get("metadataPath"))) for e in listed) == names
     vectors = {}
     for entry, name in zip(listed, names):
-        assert entry["tensorShape"] == [rows_expected, imdb.EMBEDDING_DIM]
-        vectors[name] = server.tensor("imdb/projector", entry["tensorName"], (rows_expected, imdb.EMBEDDING_DIM))
+        assert entry["tensorShape"] == [rows_expected, EMBEDDING_DIM]
+        vectors[name] = server.tensor("imdb/projector", entry["tensorName"], (rows_expected, EMBEDDING_DIM))
         header, rows = parse_metadata(server.metadata("imdb/projector", entry["tensorName"]))
         assert header == ["token", "kind", "count", "sentiment"]
         assert len(rows) == rows_expected
     np.testing.assert_array_equal(vectors["final"], result.model.get_layer("embedding").get_weights()[0])
-    np.testing.assert_array_equal(vectors["final"], vectors[f"embedding-epoch-{EPOCHS:03d}"])
-    assert not np.array_equal(vectors["embedding-epoch-001"], vectors["final"])  # training moved the points
+    np.testing.assert_array_equal(vectors["final"], vectors[f"snapshot-epoch-{EPOCHS:02d}"])
+    assert not np.array_equal(vectors["snapshot-epoch-01"], vectors["final"])  # training moved the points
 
     _, rows = parse_metadata(server.metadata("imdb/projector", listed[0]["tensorName"]))
     token = [unescape_label(row[0]) for row in rows]
@@ -173,7 +180,7 @@ def test_mocked_tfds_trains_and_reuses_its_vocabulary(tmp_path):
     assert (logs / "imdb-vocab300.subwords").read_bytes() == vocabulary
     assert len(EPOCH_LINE.findall(printed_second)) == 1
     assert first.vocab_size == second.vocab_size
-    assert second.export.shape == (second.vocab_size, imdb.EMBEDDING_DIM)
+    assert second.export.shape == (second.vocab_size, EMBEDDING_DIM)
     assert validate(str(logs)).ok
 
 
@@ -183,10 +190,10 @@ MIRRORED = textwrap.dedent(
     import tensorflow as tf
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-    from training import imdb
+    from training.imdb import options
     parser = argparse.ArgumentParser(prog="projector-train imdb")
-    imdb.add_arguments(parser)
-    imdb.run(parser.parse_args(sys.argv[1:]))
+    options.add_arguments(parser)
+    options.run(parser.parse_args(sys.argv[1:]))
     """
 )
 
@@ -199,25 +206,25 @@ def test_mirrored_strategy_over_two_cpus_trains_and_exports(aclimdb, tmp_path):
         cwd=ROOT, capture_output=True, text=True, timeout=300,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "MirroredStrategy: 2 replica(s)" in done.stdout
-    assert "on 2 replica(s)" in done.stdout
+    assert "MirroredStrategy: 2 replicas" in done.stdout
+    assert "on 2 replicas" in done.stdout
     assert len(EPOCH_LINE.findall(done.stdout)) == 2
     shapes = dict(tf.train.list_variables(str(logs / "imdb" / "projector")))
     names = sorted(shapes)
-    assert names == ["embedding-epoch-001", "embedding-epoch-002", "final"]
+    assert names == ["final", "snapshot-epoch-01", "snapshot-epoch-02"]
     reader = tf.train.load_checkpoint(str(logs / "imdb" / "projector"))
-    first, last = (reader.get_tensor(name) for name in names[:2])
-    assert first.shape[1] == imdb.EMBEDDING_DIM and not np.array_equal(first, last)
+    first, last = (reader.get_tensor(name) for name in names[1:])
+    assert first.shape[1] == EMBEDDING_DIM and not np.array_equal(first, last)
     assert validate(str(logs)).ok
 
 
 WORKER = textwrap.dedent(
     """
     import argparse, sys
-    from training import imdb
+    from training.imdb import options
     parser = argparse.ArgumentParser(prog="projector-train imdb")
-    imdb.add_arguments(parser)
-    imdb.run(parser.parse_args(sys.argv[1:]))
+    options.add_arguments(parser)
+    options.run(parser.parse_args(sys.argv[1:]))
     """
 )
 
@@ -241,7 +248,7 @@ def test_multiworker_strategy_trains_across_two_workers(aclimdb, tmp_path):
     for worker, (_, stderr) in zip(workers, outputs):
         assert worker.returncode == 0, stderr[-3000:]
     chief, other = (stdout for stdout, _ in outputs)
-    assert "MultiWorkerMirroredStrategy: 2 replica(s)" in chief
+    assert "MultiWorkerMirroredStrategy: 2 replicas" in chief
     # Both workers trained the one model: the same metrics, epoch after epoch.
     assert EPOCH_LINE.findall(chief) == EPOCH_LINE.findall(other) and len(EPOCH_LINE.findall(chief)) == 2
     assert "not the chief" in other and "tensorboard --logdir" in chief
@@ -270,9 +277,9 @@ def test_the_archive_reads_as_its_extracted_folder(aclimdb, tmp_path):
     with tarfile.open(archive, "w:gz") as tar:
         tar.add(aclimdb, arcname="aclImdb")
         tar.add(tmp_path / "unsup", arcname="aclImdb/train/unsup")
-    from_archive = imdb.read_aclimdb(str(archive))
+    from_archive = read_aclimdb(str(archive))
     for folder in (aclimdb, aclimdb.parent):
-        from_folder = imdb.read_aclimdb(str(folder))
+        from_folder = read_aclimdb(str(folder))
         for archived, extracted in zip(from_archive, from_folder):
             assert archived.texts == extracted.texts
             np.testing.assert_array_equal(archived.labels, extracted.labels)
@@ -282,15 +289,15 @@ def test_the_archive_reads_as_its_extracted_folder(aclimdb, tmp_path):
     assert "wonderful" in " ".join(train_split.texts[300:]) and "not labelled" not in train_split.texts
 
     with pytest.raises(ProjectorExportError, match=r"train/pos/\*\.txt"):
-        imdb.read_aclimdb(str(aclimdb / "train"))
+        read_aclimdb(str(aclimdb / "train"))
 
 
 def test_batches_hold_every_review_once_padded_to_a_few_widths():
     rng = np.random.default_rng(0)
     lengths = rng.integers(1, 300, size=103)
     reviews = [rng.integers(1, 50, size=n).astype(np.int32) for n in lengths]
-    tokens = imdb.Tokens(np.concatenate(reviews), lengths.astype(np.int64), (np.arange(103) % 2).astype(np.float32))
-    dataset = imdb.make_dataset(tokens, 10, shuffle=True, seed=0, window_batches=3)
+    tokens = Tokens(np.concatenate(reviews), lengths.astype(np.int64), (np.arange(103) % 2).astype(np.float32))
+    dataset = make_dataset(tokens, 10, shuffle=True, seed=0, window_batches=3)
     expected = sorted((tuple(r.tolist()), float(label)) for r, label in zip(reviews, tokens.labels))
     orders = []
     for _ in range(2):
@@ -299,7 +306,7 @@ def test_batches_hold_every_review_once_padded_to_a_few_widths():
         assert len(batches) == len(dataset) == 11
         for ids, labels in batches:
             ids = ids.numpy()
-            assert ids.shape[1] in imdb.bucket_widths(300)
+            assert ids.shape[1] in bucket_widths(300)
             padded += ids.size
             for row, label in zip(ids, labels.numpy()):
                 kept = row[row != 0]
@@ -316,8 +323,8 @@ def test_batches_hold_every_review_once_padded_to_a_few_widths():
 def test_the_command_line_options_need_no_tensorflow():
     code = (
         "import argparse, sys\n"
-        "from training import imdb\n"
-        "parser = argparse.ArgumentParser(); imdb.add_arguments(parser)\n"
+        "from training.imdb import options\n"
+        "parser = argparse.ArgumentParser(); options.add_arguments(parser)\n"
         "args = parser.parse_args(['--epochs', '3', '--strategy', 'mirrored'])\n"
         "assert (args.epochs, args.batch_size, args.vocab_size, args.strategy) == (3, 10, 8192, 'mirrored')\n"
         "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'imported TensorFlow'\n"
@@ -328,7 +335,7 @@ def test_the_command_line_options_need_no_tensorflow():
 
 def test_padding_does_not_count_in_the_average():
     keras.utils.set_random_seed(0)
-    model = imdb.build_model(50)
+    model = build_model(50)
     review = np.array([[5, 9, 12]], dtype=np.int32)
     padded = np.array([[5, 9, 12, 0, 0, 0, 0, 0]], dtype=np.int32)
     np.testing.assert_allclose(model(padded), model(review), rtol=1e-6)

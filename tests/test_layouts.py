@@ -167,7 +167,7 @@ def test_export_with_layouts_and_what_a_reexport_keeps(tmp_path, caplog):
     # new vectors: the old layouts would show the old vectors, so they go, with a warning
     with caplog.at_level(logging.WARNING):
         export_embedding(run, vectors * 2 + 1, labels, name="final")
-    assert "has new vectors, so its 2 old bookmark(s)" in caplog.text
+    assert "has new vectors, so its 2 old bookmarks" in caplog.text
     assert not (run / "final.bookmarks.json").exists()
     assert "bookmarks_path" not in (run / "projector_config.pbtxt").read_text()
 
@@ -191,7 +191,7 @@ def test_bad_settings_are_refused_before_anything_is_written(tmp_path, capsys):
         Layout("umap", dims=4)
     with pytest.raises(ProjectorExportError, match="is not one of umap, tsne, pca"):
         add_layout(str(tmp_path / "run"), "mds")
-    assert main(["layout", str(tmp_path / "run"), "--tensor", "nope", "--method", "pca"]) == 2
+    assert main(["layout", str(tmp_path / "run"), "--tensor", "nope", "--method", "pca"]) == 1
     assert "has no tensor 'nope'; it has: final" in capsys.readouterr().err
     assert sorted(os.listdir(tmp_path / "run")) == listing
 
@@ -199,16 +199,16 @@ def test_bad_settings_are_refused_before_anything_is_written(tmp_path, capsys):
 def test_a_failed_layout_leaves_the_run_as_it_was(tmp_path, monkeypatch):
     export_embedding(tmp_path / "run", np.eye(6), name="final", layouts=["pca"])
     before = {name: (tmp_path / "run" / name).read_bytes() for name in os.listdir(tmp_path / "run")}
-    from projector_export import export
+    from projector_export import layout
 
-    def broken_write(path, content):
+    def broken_write(path, text):
         if path.endswith(".bookmarks.json"):
-            raise OSError("disk full")
-        return original(path, content)
+            raise OSError(28, "No space left on device")
+        return original(path, text)
 
-    original = export._write_bytes
-    monkeypatch.setattr(export, "_write_bytes", broken_write)
-    with pytest.raises(OSError, match="disk full"):
+    original = layout._write_file
+    monkeypatch.setattr(layout, "_write_file", broken_write)
+    with pytest.raises(OSError, match="No space left on device"):
         add_layout(str(tmp_path / "run"), Layout("pca", dims=2))
     after = {name: (tmp_path / "run" / name).read_bytes() for name in os.listdir(tmp_path / "run")}
     assert after == before
@@ -222,7 +222,7 @@ def test_without_the_libraries_layout_says_what_to_install(tmp_path):
         sys.modules["umap"] = sys.modules["openTSNE"] = None  # as if not installed: importing them fails
         from projector_export.cli import main
         codes = [main(["layout", {str(tmp_path / "run")!r}, "--method", method]) for method in ("umap", "tsne")]
-        sys.exit(0 if codes == [2, 2] else 1)
+        sys.exit(0 if codes == [1, 1] else 3)
     """)
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr

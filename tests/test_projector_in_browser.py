@@ -35,10 +35,10 @@ def projector(tmp_path_factory, start_tensorboard, browser):
     lines = ["50 3"] + [f"word{i} " + " ".join(str(v) for v in rng.normal(size=3)) for i in range(50)]
     (logs.parent / "w2v.txt").write_text("\n".join(lines) + "\n")
     assert main(["export", str(logs.parent / "w2v.txt"), "--logdir", str(logs), "--run", "word2vec"]) == 0
-    from training.colours import train_colours
+    from training.colours.job import train_colours
 
     train_colours((2, 3), pairs=20_000, epochs=2, logdir=str(logs), verbose=0)
-    from training.imdb import train_imdb
+    from training.imdb.job import train_imdb
 
     aclimdb = write_aclimdb(tmp_path_factory.mktemp("reviews"), {"train": 100, "test": 20})
     imdb = train_imdb(aclimdb=str(aclimdb), epochs=2, logdir=str(logs), vocab_size=400, verbose=0)
@@ -76,9 +76,9 @@ def fit_with_projector_callback(log_dir, epochs):
         ("word2vec", "embedding", 50, 3, None),
         ("colours-2d/projector", "final", 550, 3, (24 * 16, 24 * 16)),  # a zero third column
         ("colours-3d/projector", "final", 550, 3, (24 * 16, 24 * 16)),
-        ("colours-3d/projector", "epoch-0000", 550, 3, (24 * 16, 24 * 16)),
+        ("colours-3d/projector", "snapshot-epoch-00", 550, 3, (24 * 16, 24 * 16)),
         ("imdb/projector", "final", "vocabulary", 16, None),
-        ("imdb/projector", "embedding-epoch-001", "vocabulary", 16, None),
+        ("imdb/projector", "snapshot-epoch-01", "vocabulary", 16, None),
     ],
 )
 def test_page_shows_every_point_with_its_label_and_sprite(projector, run, tensor, points, dimension, sprite):
@@ -94,7 +94,7 @@ def test_page_shows_every_point_with_its_label_and_sprite(projector, run, tensor
     if run == "labels":
         assert shown.first_labels == ["(empty)", "\\s", "tab\\there", "new\\nline", "\\r"]
     if run.startswith("colours"):
-        from training.colours import load_colours
+        from training.colours.data import load_colours
 
         assert shown.first_labels == list(load_colours()["name"][:5])
         assert {"r", "g", "b"} <= set(shown.colour_options)  # "Color by" offers numbers and few-valued columns

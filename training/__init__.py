@@ -1,5 +1,12 @@
 """Example embeddings trained with Keras and exported for TensorBoard's Embedding Projector.
 
-One module a dataset (`training.colours`, `training.imdb`), shared plotting (`training.plots`) and the
-`projector-train` command line (`training.cli`).
+- `training.colours`, `training.imdb`: one package a model, each read top to bottom as
+  data -> model -> job, with a TensorFlow-free `options` module for its command;
+- `training.loop`: the one training loop (`fit`) both models use;
+- `training.callbacks`: snapshots of the embedding, kNN agreement, the epoch line, the
+  progress bar;
+- `training.strategies`: `tf.distribute` strategies by name;
+- `training.progress`: progress lines and counted words for the console (TensorFlow-free);
+- `training.plots`: scatter plots and animations of coloured points;
+- `training.cli`: the `projector-train` command, a registry of the models' options.
 """

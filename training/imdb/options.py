@@ -1,0 +1,101 @@
+"""`projector-train imdb`: its options, and the command that trains and says where the run went.
+
+TensorFlow is imported only when the command runs (by `training.imdb.job`), so `--help`
+answers at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+from training.progress import interactive, plural
+from training.imdb import ACLIMDB_URL, DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_VOCAB_SIZE
+from training.strategies import STRATEGIES
+
+if TYPE_CHECKING:
+    from training.imdb.job import ImdbRun
+
+HELP = "IMDB review sentiment over 8k subwords (the TensorFlow notebook's job)"
+DESCRIPTION = (
+    "Train the notebook's review classifier (Embedding -> average -> Dense -> Dense) on IMDB over "
+    "an 8k subword vocabulary, with Keras's TensorBoard logs and the embedding of every epoch "
+    "exported, labelled token by token (token, kind, count, sentiment)."
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the options of `projector-train imdb` to `parser`."""
+    parser.add_argument(
+        "--epochs", type=int, default=DEFAULT_EPOCHS, metavar="N",
+        help="passes over the training reviews (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=DEFAULT_BATCH_SIZE, metavar="N",
+        help="reviews per training step, as the notebook (default: %(default)s)",
+    )
+    parser.add_argument("--logdir", default="logs", help="parent folder of the run imdb/ (default: %(default)s)")
+    parser.add_argument(
+        "--aclimdb", default=None, metavar="PATH",
+        help="read the reviews offline from aclImdb_v1.tar.gz or its extracted aclImdb/ folder "
+        f"(from {ACLIMDB_URL}) instead of tfds",
+    )
+    parser.add_argument(
+        "--data-dir", default=None, metavar="DIR",
+        help="tfds data dir holding or receiving imdb_reviews (default: tfds's)",
+    )
+    parser.add_argument(
+        "--vocab", default=None, metavar="FILE",
+        help="subword vocabulary (a tfds SubwordTextEncoder .subwords file); built from the training "
+        "reviews and saved there if missing (default: LOGDIR/imdb-vocab<SIZE>.subwords)",
+    )
+    parser.add_argument(
+        "--vocab-size", type=int, default=DEFAULT_VOCAB_SIZE, metavar="N",
+        help="target size of a vocabulary that is built (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--strategy", choices=STRATEGIES, default="none",
+        help="tf.distribute: mirrored over the local GPUs, or multiworker configured by TF_CONFIG "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, metavar="S", help="starting weights and shuffles (default: %(default)s)"
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def run(args: argparse.Namespace) -> ImdbRun:
+    """Train and export the IMDB model, then print where everything went."""
+    from training.imdb.job import train_imdb
+
+    result = train_imdb(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        logdir=args.logdir,
+        aclimdb=args.aclimdb,
+        data_dir=args.data_dir,
+        vocab=args.vocab,
+        vocab_size=args.vocab_size,
+        strategy=args.strategy,
+        seed=args.seed,
+        verbose=1 if interactive() and not args.quiet else 0,
+    )
+    print()
+    print(
+        f"{result.run_dir}: val_accuracy {result.val_accuracy[-1]:.4f} after "
+        f"{plural(len(result.val_accuracy), 'epoch')}, fit {result.fit_seconds:.0f} s on "
+        f"{plural(result.replicas, 'replica')}"
+    )
+    if result.export is None:
+        print("  (this worker is not the chief: the chief writes the run)")
+        return result
+    rows, columns = result.export.shape
+    print(
+        f"  projector:  {result.projector_dir} ({plural(len(result.export.tensors), 'tensor')} of "
+        f"{rows:,} x {columns}: final and one per epoch)"
+    )
+    print(f"  metadata:   token, kind, count, sentiment: <pad>, {plural(rows - 257, 'subword')}, 256 bytes")
+    print(f"  scalars:    {result.run_dir}/train, {result.run_dir}/validation")
+    print(f"  vocabulary: {result.vocab_path}")
+    print(f"\nOpen them with:\n  tensorboard --logdir {args.logdir}")
+    return result
