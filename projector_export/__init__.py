@@ -2,6 +2,7 @@
 
 from projector_export.errors import ProjectorExportError
 from projector_export.export import Embedding, ExportedTensor, ExportResult, export_embedding, export_embeddings
+from projector_export.layout import Layout, LayoutResult, add_layout
 from projector_export.metadata import escape_label, unescape_label
 from projector_export.neighbours import Neighbour, nearest_neighbours
 from projector_export.sprite import make_sprite
@@ -13,9 +14,12 @@ __all__ = [
     "ProjectorCallback",
     "ExportResult",
     "ExportedTensor",
+    "Layout",
+    "LayoutResult",
     "Problem",
     "ProjectorExportError",
     "ValidationReport",
+    "add_layout",
     "escape_label",
     "export_embedding",
     "export_embeddings",

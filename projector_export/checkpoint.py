@@ -83,3 +83,23 @@ def _tensor_over(array: np.ndarray):
     except (BufferError, TypeError, ValueError, tf.errors.InvalidArgumentError):
         return tf.constant(array)  # read-only, or a dtype DLPack lacks
 
+
+
+def renumber_checkpoint(run_dir: str, number: int) -> None:
+    """Give the run's latest checkpoint the number `number`: its files renamed, the state file rewritten.
+
+    A running TensorBoard re-reads a run's config only when its checkpoint path
+    changes, so a run whose other files change gets a new number too.
+    """
+    import tensorflow as tf
+
+    latest = tf.train.latest_checkpoint(run_dir)
+    if latest is None:
+        return
+    old_prefix, new_prefix = posixpath.basename(latest), f"{CHECKPOINT_PREFIX}-{number}"
+    if old_prefix == new_prefix:
+        return
+    for path in tf.io.gfile.glob(posixpath.join(run_dir, old_prefix + ".*")):
+        name = posixpath.basename(path)
+        tf.io.gfile.rename(path, posixpath.join(run_dir, new_prefix + name[len(old_prefix) :]))
+    _write_checkpoint_state(run_dir, new_prefix)

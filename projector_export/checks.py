@@ -66,13 +66,39 @@ def tensor_file_rows(run, name, embedding, config_dir, problems) -> int | None:
     return sum(1 for line in data.split(b"\n") if line.strip())
 
 
-def check_assets(run, name, embedding, config_dir, rows, problems) -> None:
+def check_assets(run, name, embedding, config_dir, rows, problems, notes) -> None:
     if embedding.metadata_path:
         _check_metadata(run, name, embedding.metadata_path, config_dir, rows, problems)
     if embedding.sprite.image_path:
         _check_sprite(run, name, embedding.sprite, config_dir, rows, problems)
     if embedding.bookmarks_path:
-        _read_asset(run, name, embedding.bookmarks_path, config_dir, "bookmarks file", problems)
+        _check_bookmarks(run, name, embedding.bookmarks_path, config_dir, rows, problems, notes)
+
+
+def _check_bookmarks(run, name, relative, config_dir, rows, problems, notes) -> None:
+    """The bookmarks file as the projector's loader reads it (see `bookmarks.check_states`)."""
+    import json
+
+    from projector_export.bookmarks import check_states
+
+    data = _read_asset(run, name, relative, config_dir, "bookmarks file", problems)
+    if data is None:
+        return
+    try:
+        states = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        problems.append(
+            Problem(
+                run,
+                name,
+                f"bookmarks {relative!r} is not JSON ({error}), so the Bookmarks tray stays empty",
+                "rewrite it with `projector-export layout RUN --method ...`, or delete it and its bookmarks_path line",
+            )
+        )
+        return
+    found, remarks = check_states(states, rows)
+    problems.extend(Problem(run, name, f"bookmarks {relative!r}: {message}", fix) for message, fix in found)
+    notes.extend(f"run {run!r}, tensor {name!r}: {remark}" for remark in remarks)
 
 
 def _read_asset(run, name, relative, config_dir, what, problems) -> bytes | None:

@@ -73,6 +73,27 @@ def main(argv: list[str] | None = None) -> int:
     neighbours.add_argument("--tensor", metavar="NAME", help="which tensor (default: the only one, or 'final')")
     neighbours.set_defaults(handler=_neighbours)
 
+    layout = commands.add_parser(
+        "layout",
+        help="add a UMAP, t-SNE or PCA of every point to a run's bookmarks",
+        description="Compute a layout of every point the projector loads (up to 100,000; the page's own "
+        "UMAP samples 5,000 and t-SNE 10,000) and add it to the tensor's bookmarks: click it in the "
+        "Bookmarks tray. Re-running a method replaces its bookmark and keeps the others. "
+        'UMAP and t-SNE need: pip install "projector-export[layouts]".',
+    )
+    layout.add_argument("run_dir", metavar="RUN_DIR")
+    layout.add_argument("--method", choices=["umap", "tsne", "pca"], default="umap", help="default: umap")
+    layout.add_argument("--tensor", metavar="NAME", help="which tensor (default: the only one, or 'final')")
+    layout.add_argument("--dims", type=int, choices=[2, 3], help="default: 3 for umap and pca, 2 for tsne")
+    layout.add_argument("--seed", type=int, help="reproducible layout (UMAP then runs on one thread)")
+    layout.add_argument("--neighbors", type=int, default=15, metavar="K", help="UMAP's n_neighbors (default: 15)")
+    layout.add_argument("--min-dist", type=float, default=0.1, help="UMAP's min_dist (default: 0.1)")
+    layout.add_argument("--perplexity", type=float, default=30.0, help="t-SNE's perplexity (default: 30)")
+    layout.add_argument("--metric", choices=["cosine", "euclidean"], default="cosine",
+                        help="distance between vectors (default: cosine, the projector's)")
+    layout.add_argument("--out", metavar="FILE.tsv", help="also write the coordinates with the metadata columns")
+    layout.set_defaults(handler=_layout)
+
     check = commands.add_parser(
         "validate",
         help="check every projector run under LOGDIR the way TensorBoard reads it",
@@ -169,6 +190,22 @@ def _neighbours(args: argparse.Namespace) -> int:
     return 0
 
 
+def _layout(args: argparse.Namespace) -> int:
+    from projector_export.layout import Layout, add_layout
+
+    settings = Layout(args.method, dims=args.dims, seed=args.seed, n_neighbors=args.neighbors,
+                      min_dist=args.min_dist, perplexity=args.perplexity, metric=args.metric)
+    with _Stage() as progress:
+        result = add_layout(args.run_dir, settings, tensor=args.tensor, out=args.out, progress=progress)
+    print(f"added bookmark {result.label!r} to tensor {result.tensor!r} ({result.seconds:.0f} s)")
+    print(f"bookmarks: {result.bookmarks_path}")
+    if result.coordinates_path:
+        print(f"coordinates with metadata: {result.coordinates_path}")
+    print(f"open it with: tensorboard --logdir {posixpath.dirname(result.run_dir.rstrip('/'))}"
+          "   (Projector tab: Bookmarks, bottom right; click the bookmark)")
+    return 0
+
+
 def _validate(args: argparse.Namespace) -> int:
     from projector_export.validate import validate
 
@@ -216,6 +253,50 @@ class _Progress:
 
     def __exit__(self, *exc):
         self.end_line()
+
+
+class _Stage:
+    """A one-line progress display on stderr for long jobs: the current stage and the time so far,
+    refreshed every second (the libraries' own output is silenced)."""
+
+    def __init__(self):
+        self.stage = "starting"
+        self.width = 0
+
+    def __enter__(self):
+        import threading
+        import time
+
+        self.start = time.monotonic()
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._refresh, daemon=True)
+        self.thread.start()
+        return self
+
+    def __call__(self, stage: str) -> None:
+        self.stage = stage
+
+    def _refresh(self) -> None:
+        import time
+
+        # A terminal gets the line rewritten every second; a log file a line every 10 s.
+        every = 1 if sys.stderr.isatty() else 10
+        ticks = 0
+        while not self.done.wait(1.0):
+            ticks += 1
+            if ticks >= 2 and ticks % every == 0:
+                line = f"{self.stage} ({time.monotonic() - self.start:.0f} s)"
+                if every == 1:
+                    print("\r" + line.ljust(self.width), end="", file=sys.stderr, flush=True)
+                    self.width = len(line)
+                else:
+                    print(line, file=sys.stderr, flush=True)
+
+    def __exit__(self, *exc):
+        self.done.set()
+        self.thread.join()
+        if self.width:
+            print(file=sys.stderr)
 
 
 if __name__ == "__main__":

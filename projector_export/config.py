@@ -20,6 +20,7 @@ class ConfigEntry:
     metadata_path: str | None = None
     sprite_path: str | None = None
     single_image_dim: tuple[int, int] | None = None
+    bookmarks_path: str | None = None
 
 
 def config_text(entries: list[ConfigEntry]) -> str:
@@ -38,6 +39,18 @@ def config_text(entries: list[ConfigEntry]) -> str:
         if entry.sprite_path:
             embedding.sprite.image_path = entry.sprite_path
             embedding.sprite.single_image_dim.extend(entry.single_image_dim)
+        if entry.bookmarks_path:
+            embedding.bookmarks_path = entry.bookmarks_path
+    return text_format.MessageToString(config)
+
+
+def with_bookmarks_path(config, key: str, bookmarks_path: str) -> str:
+    """The text of `config` (a parsed `ProjectorConfig`) with the bookmarks file of tensor `key` set."""
+    from google.protobuf import text_format
+
+    for embedding in config.embeddings:
+        if embedding.tensor_name.removesuffix(":0") == key:
+            embedding.bookmarks_path = bookmarks_path
     return text_format.MessageToString(config)
 
 

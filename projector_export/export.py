@@ -7,6 +7,7 @@ file, without which `tensorboard --logdir PARENT` does not list the run.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import posixpath
@@ -18,10 +19,12 @@ from typing import Any
 import numpy as np
 
 from projector_export.arrays import as_matrix
-from projector_export.checkpoint import checkpoint_number, write_checkpoint
-from projector_export.config import CONFIG_FILENAME, ConfigEntry, config_text
+from projector_export.bookmarks import default_label_column, merge_states, origin_key, read_states, state_text
+from projector_export.checkpoint import checkpoint_number, name_of_key, write_checkpoint
+from projector_export.config import CONFIG_FILENAME, ConfigEntry, config_text, read_config
 from projector_export.errors import ProjectorExportError
-from projector_export.metadata import MetadataTable, metadata_table
+from projector_export.layout import Layout, as_layout, bookmarks_filename, layout_bookmark, require_libraries
+from projector_export.metadata import MetadataTable, metadata_table, parse_metadata
 from projector_export.sprite import Sprite, make_sprite
 from projector_export.staging import RUN, staged_folder
 
@@ -49,6 +52,8 @@ class Embedding:
         sprite: per-point images (N, H, W[, C]) or per-point colours ((N, 3),
             (N, 4) or colour strings), see `make_sprite`.
         sprite_cell_size: swatch size in pixels when `sprite` holds colours.
+        layouts: layouts of every point to compute and offer as bookmarks:
+            method names (`umap`, `tsne`, `pca`) or `Layout`s with settings.
     """
 
     vectors: Any
@@ -56,6 +61,7 @@ class Embedding:
     name: str = "embedding"
     sprite: Any = None
     sprite_cell_size: int | None = None
+    layouts: Iterable[Layout | str] = ()
 
 
 @dataclass(frozen=True)
@@ -98,6 +104,7 @@ def export_embedding(
     name: str = "embedding",
     sprite: Any = None,
     sprite_cell_size: int | None = None,
+    layouts: Iterable[Layout | str] = (),
 ) -> ExportResult:
     """Write one embedding as a run folder that TensorBoard's projector opens.
 
@@ -111,6 +118,8 @@ def export_embedding(
         name: tensor name, letters, digits, `_` and `-`.
         sprite: per-point images or colours (see `Embedding`).
         sprite_cell_size: swatch size in pixels for colour sprites.
+        layouts: layouts of every point to add as bookmarks, e.g. `["umap"]`
+            (see `Layout`; needs `pip install "projector-export[layouts]"`).
 
     Returns:
         An `ExportResult` with the paths, tensor name and shape.
@@ -131,7 +140,7 @@ def export_embedding(
     """
     return export_embeddings(
         run_dir,
-        [Embedding(vectors, metadata, name=name, sprite=sprite, sprite_cell_size=sprite_cell_size)],
+        [Embedding(vectors, metadata, name=name, sprite=sprite, sprite_cell_size=sprite_cell_size, layouts=layouts)],
     )
 
 
@@ -147,14 +156,23 @@ def export_embeddings(run_dir: str, embeddings: Iterable[Embedding]) -> ExportRe
 
     Identical metadata and sprites are written once and shared.
 
+    Layouts asked for (`Embedding.layouts`) are computed before the run is
+    touched and stored as the tensor's bookmarks. A tensor whose vectors are
+    unchanged keeps the bookmarks it had (a new layout of the same method and
+    dims replaces its old one); the bookmarks of a changed tensor are dropped,
+    with a warning, as they show the old vectors.
+
     Raises:
         ProjectorExportError: bad input, or a `run_dir` that is a link or a
             folder of other files; nothing is written then.
         OSError: the file system refused a write (one line); the previous run stays.
     """
     prepared = _prepare(list(embeddings))
+    layouts = _new_layouts(prepared)  # minutes, perhaps: before the run is locked
     with staged_folder(run_dir, RUN) as stage:
         entries = _write_assets(stage.path, prepared)
+        bookmarks = _bookmarks(layouts, _old_bookmarks(stage, prepared))
+        entries = _write_bookmarks(stage.path, entries, bookmarks)
         # Under the lock: every export of this run gets a higher number.
         number = checkpoint_number(stage.target) + 1
         prefix = write_checkpoint(stage.path, {item.name: item.vectors for item in prepared}, number)
@@ -186,6 +204,7 @@ class _Prepared:
     vectors: np.ndarray
     metadata: MetadataTable | None
     sprite: Sprite | None
+    layouts: tuple[Layout, ...] = ()
 
 
 def safe_tensor_name(text: str) -> str:
@@ -214,8 +233,103 @@ def _prepare(embeddings: list[Embedding]) -> list[_Prepared]:
         sprite = None
         if embedding.sprite is not None:
             sprite = make_sprite(embedding.sprite, len(vectors), cell_size=embedding.sprite_cell_size)
-        prepared.append(_Prepared(name, vectors, table, sprite))
+        prepared.append(_Prepared(name, vectors, table, sprite, _layouts(embedding.layouts, name)))
     return prepared
+
+
+def _layouts(layouts: Iterable[Layout | str], name: str) -> tuple[Layout, ...]:
+    if isinstance(layouts, (str, Layout)):
+        layouts = [layouts]
+    checked = tuple(as_layout(layout) for layout in layouts)
+    seen = set()
+    for layout in checked:
+        key = (layout.method, layout.dims)
+        if key in seen:
+            raise ProjectorExportError(
+                f"tensor {name!r} asks twice for a {layout.dims}-D {layout.method} layout; each method and "
+                "dims makes one bookmark, so give it once"
+            )
+        seen.add(key)
+        require_libraries(layout)
+    return checked
+
+
+def _new_layouts(prepared: list[_Prepared]) -> dict[str, dict[tuple[str, int], str]]:
+    """The bookmark states of the layouts each tensor asks for: {name: {(method, dims): state}}."""
+    found = {}
+    for item in prepared:
+        if not item.layouts:
+            continue
+        header, rows = parse_metadata(item.metadata.to_tsv()) if item.metadata else (["label"], [])
+        label_column = default_label_column(header, rows)
+        found[item.name] = {}
+        for layout in item.layouts:
+            logger.info("computing a %d-D %s layout of %r", layout.dims, layout.method, item.name)
+            bookmark = layout_bookmark(item.vectors, layout)
+            found[item.name][(layout.method, layout.dims)] = state_text(bookmark, label_column=label_column)
+    return found
+
+
+def _old_bookmarks(stage, prepared: list[_Prepared]) -> dict[str, list[dict]]:
+    """The bookmarks of the current run's tensors whose vectors this export leaves unchanged.
+
+    Read under the export's lock, from inside the run folder only.
+    """
+    from projector_export.files import inside, read_bytes
+    from projector_export.runs import Checkpoint
+
+    run_dir = stage.target
+    if not stage.exists:
+        return {}
+    try:
+        config = read_config(run_dir)
+        checkpoint = Checkpoint(run_dir)
+    except Exception:  # noqa: BLE001 - a run that does not read has no bookmarks to keep
+        return {}
+    items = {item.name: item for item in prepared}
+    kept = {}
+    for entry in config.embeddings:
+        key = entry.tensor_name.removesuffix(":0")
+        item = items.get(name_of_key(key))
+        if not entry.bookmarks_path or item is None:
+            continue
+        try:
+            path = inside(run_dir, posixpath.join(run_dir, entry.bookmarks_path), "bookmarks file")
+            states = read_states(read_bytes(path, "bookmarks file"), path)
+            old_vectors = checkpoint.read(key)
+        except (ProjectorExportError, KeyError) as error:
+            logger.warning("the old bookmarks of tensor %r are not kept: %s", item.name, error)
+            continue
+        if old_vectors.shape == item.vectors.shape and np.array_equal(old_vectors, item.vectors):
+            kept[item.name] = states
+            continue
+        replaced = {(layout.method, layout.dims) for layout in item.layouts}
+        dropped = [state for state in states if origin_key(state) not in replaced]
+        if dropped:
+            logger.warning(
+                "tensor %r has new vectors, so %s (%s) are dropped: they show the old vectors; add layouts "
+                "again with `projector-export layout` or layouts=[...]",
+                item.name, "its old bookmark" if len(dropped) == 1 else f"its {len(dropped)} old bookmarks",
+                ", ".join(repr(s.get("label", "")) for s in dropped if isinstance(s, dict)),
+            )
+    return kept
+
+
+def _bookmarks(new: dict[str, dict], old: dict[str, list[dict]]) -> dict[str, str]:
+    """Each tensor's bookmarks file: its new layouts over the old bookmarks it keeps."""
+    return {name: merge_states(old.get(name, []), new.get(name, {})) for name in {*new, *old}}
+
+
+def _write_bookmarks(staging: str, entries: list[ConfigEntry], bookmarks: dict[str, str]) -> list[ConfigEntry]:
+    """Write each tensor's bookmarks file; return the config entries naming them."""
+    written = []
+    for entry in entries:
+        if entry.tensor_name in bookmarks:
+            filename = bookmarks_filename(entry.tensor_name)
+            _write_text(posixpath.join(staging, filename), bookmarks[entry.tensor_name])
+            entry = dataclasses.replace(entry, bookmarks_path=filename)
+        written.append(entry)
+    return written
 
 
 def _projector_shaped(matrix: np.ndarray, name: str) -> np.ndarray:

@@ -25,7 +25,8 @@ def validate(logdir: str) -> ValidationReport:
     back whole (each is read: a truncated or corrupt data file shows) and
     holds finite numbers; metadata rows equal tensor rows under the
     frontend's parsing rules; the sprite exists, fits 8192 px and has a cell
-    for every point. Every file is read from inside its run folder, and only
+    for every point; bookmarks parse and load (every field the loader reads,
+    one projection per point, the keys of the selected view). Every file is read from inside its run folder, and only
     if it is a regular file. Pieces left beside a run by an interrupted export
     are reported with what they hold. A run that cannot be checked is a
     problem of its own; the others are still checked.
@@ -164,7 +165,7 @@ def _check_run(logdir: str, run: str, run_dir: str, config_dir: str, problems: l
         name = name_of_key(key)
         rows = _tensor_rows(run, name, key, embedding, config_dir, saved, problems)
         if rows is not None:
-            check_assets(run, name, embedding, config_dir, rows, problems)
+            check_assets(run, name, embedding, config_dir, rows, problems, notes)
 
 
 def _open_checkpoint(logdir, run, run_dir, config, problems, notes) -> Checkpoint | None:

@@ -74,6 +74,18 @@ def free_ports(count: int = 1) -> list[int]:
     return ports
 
 
+def require_layout_libraries():
+    """Skip without umap-learn and openTSNE (the `layouts` extra), except in CI, where it is a failure."""
+    from projector_export.layout import installed
+
+    missing = [package for package, method in (("umap-learn", "umap"), ("openTSNE", "tsne")) if not installed(method)]
+    if missing:
+        message = f"layout tests need {' and '.join(missing)}: pip install -e \".[test,layouts]\""
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+
+
 @pytest.fixture(scope="module")
 def start_tensorboard(tmp_path_factory):
     """Start TensorBoard over a log dir; every server is stopped at the end of the module."""

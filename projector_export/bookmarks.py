@@ -1,0 +1,319 @@
+"""Bookmarks: the saved views that a tensor's `bookmarks_path` offers in the projector.
+
+The file is a JSON array of the frontend's `State` (`vz_projector/data.ts`). The
+Bookmarks tray lists them by `label`; nothing loads until one is clicked. Then
+`loadState` (`vz-projector.ts`):
+
+* replaces every point's `projections` with the bookmark's, row by row, so a
+  view's coordinates are stored per point under keys such as `umap-0`, `pca-3`
+  or `linear-x`, and the PCA tab draws nothing afterwards unless the `pca-*`
+  values are stored too;
+* throws, leaving the old picture and one console error, when any field of
+  `REQUIRED_FIELDS` is missing;
+* shows `selectedProjection` from the stored coordinates, except `tsne`, which
+  it restarts from them (`restoreUIFromBookmark` calls `runTSNE()`). So a
+  t-SNE layout is stored in a view that is not recomputed: the Custom view
+  (`linear-x`, `linear-y`; 2-D only) or, in 3-D, the UMAP tab's keys.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from projector_export.errors import ProjectorExportError
+from projector_export.metadata import JS_WHITESPACE
+
+BOOKMARKS_SUFFIX = ".bookmarks.json"
+# The page loads the first 100,000 rows of a tensor (LIMIT_NUM_POINTS in
+# data-provider-server.ts); a bookmark holds one projection per loaded point.
+PAGE_POINTS = 100_000
+# The page computes 10 principal components (NUM_PCA_COMPONENTS in data.ts).
+PCA_COMPONENTS = 10
+# Where our bookmarks record what made them; the page ignores unknown fields.
+ORIGIN_FIELD = "projectorExport"
+
+# Fields `loadState` reads without a default: a bookmark lacking one does not load.
+REQUIRED_FIELDS = {
+    "selectedProjection": str,
+    "pcaComponentDimensions": list,
+    "tSNEPerplexity": (int, float),
+    "tSNELearningRate": (int, float),
+    "tSNEIteration": (int, float),
+    "selectedPoints": list,
+    "customXLeftText": str,
+    "customXRightText": str,
+    "customYUpText": str,
+    "customYDownText": str,
+    "projections": list,
+}
+VIEWS = ("umap", "pca", "custom", "tsne")
+
+
+@dataclass(frozen=True)
+class Bookmark:
+    """One saved view: per-point coordinates shown in one of the projector's views.
+
+    Args:
+        label: what the Bookmarks tray shows, e.g. "UMAP of all 8,185 points".
+        view: the projector view that shows `coordinates`: `umap` (2 or 3
+            columns), `pca` (2 or 3) or `custom` (2).
+        coordinates: (points, 2 or 3) array, one row per point the page loads.
+        pca: (points, components) principal components, stored so that the
+            PCA tab still draws after the bookmark was clicked.
+        columns: the tensor's columns (the State's `dataSetDimensions`).
+        origin: what made it (method, settings); stored under `projectorExport`.
+    """
+
+    label: str
+    view: str
+    coordinates: np.ndarray
+    pca: np.ndarray
+    columns: int
+    origin: dict = field(default_factory=dict)
+
+
+def view_keys(view: str, dims: int) -> list[str]:
+    """The per-point projection keys the projector reads for `view` in `dims` dimensions."""
+    if view == "custom":
+        return ["linear-x", "linear-y"]
+    return [f"{view}-{d}" for d in range(dims)]
+
+
+def state_text(bookmark: Bookmark, *, label_column: str) -> str:
+    """The bookmark as one JSON `State` object with every field `loadState` reads.
+
+    `label_column` is the metadata column the page labels points by (hovering
+    shows it); `default_label_column` gives the page's own choice.
+    """
+    rows, dims = bookmark.coordinates.shape
+    if bookmark.view not in ("umap", "pca", "custom") or (bookmark.view == "custom" and dims != 2):
+        raise ValueError(f"cannot store {dims}-D coordinates in the {bookmark.view!r} view")
+    components = bookmark.pca.shape[1]
+    state = {
+        "label": bookmark.label,
+        "isSelected": False,
+        "selectedProjection": bookmark.view,
+        "dataSetDimensions": [rows, bookmark.columns],
+        # The page's own t-SNE and UMAP settings, so their tabs behave as before.
+        "tSNEIteration": 0,
+        "tSNEPerplexity": max(5, math.ceil(math.sqrt(rows) / 4)),
+        "tSNELearningRate": 10,
+        "tSNEis3d": True,
+        "umapIs3d": dims == 3 if bookmark.view == "umap" else True,
+        "umapNeighbors": int(bookmark.origin.get("n_neighbors", 15)),
+        "umapMinDist": float(bookmark.origin.get("min_dist", 0.1)),
+        "pcaComponentDimensions": list(range(dims if bookmark.view == "pca" else min(3, components))),
+        "customSelectedSearchByMetadataOption": label_column,
+        "customXLeftText": "",
+        "customXLeftRegex": False,
+        "customXRightText": "",
+        "customXRightRegex": False,
+        "customYUpText": "",
+        "customYUpRegex": False,
+        "customYDownText": "",
+        "customYDownRegex": False,
+        "selectedPoints": [],
+        "selectedLabelOption": label_column,
+        "forceCategoricalColoring": False,
+        ORIGIN_FIELD: bookmark.origin,
+        "projections": None,
+    }
+    head = json.dumps(state, ensure_ascii=False).removesuffix('"projections": null}')
+    return head + '"projections": [\n' + _projections_text(bookmark) + "\n]}"
+
+
+def _projections_text(bookmark: Bookmark) -> str:
+    # Every bookmark stores the PCA tab's components; a PCA bookmark shows some of them.
+    keys, values = [f"pca-{d}" for d in range(bookmark.pca.shape[1])], [bookmark.pca]
+    if bookmark.view != "pca":
+        keys = view_keys(bookmark.view, bookmark.coordinates.shape[1]) + keys
+        values.insert(0, bookmark.coordinates)
+    table = np.hstack(values).astype(np.float32)
+    if not np.isfinite(table).all():
+        raise ValueError("coordinates must be finite")
+    # float32 in the fewest digits that read back to the same float32
+    cells = table.astype(str)
+    prefixes = [f'"{key}": ' for key in keys]
+    return ",\n".join(
+        "{" + ", ".join(prefix + cell for prefix, cell in zip(prefixes, row)) + "}" for row in cells.tolist()
+    )
+
+
+def read_states(data: bytes, path: str) -> list[dict]:
+    """Parse a bookmarks file; raises `ProjectorExportError` naming `path` when it is not a JSON array."""
+    try:
+        states = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ProjectorExportError(f"{path} is not JSON ({error}); fix or delete it") from None
+    if not isinstance(states, list):
+        raise ProjectorExportError(f"{path} holds a JSON {type(states).__name__}, not an array of bookmarks")
+    return states
+
+
+def merge_states(existing: Sequence[dict], new: dict[tuple[str, int], str]) -> str:
+    """The bookmarks file: `existing` states with those of the same method and dimensions
+    replaced by `new` (JSON texts keyed by (method, dims)), in place; the rest appended."""
+    pending = dict(new)
+    texts = []
+    for state in existing:
+        key = origin_key(state)
+        if key in new:
+            if key in pending:
+                texts.append(pending.pop(key))
+            continue
+        texts.append(json.dumps(state, ensure_ascii=False))
+    texts.extend(pending.values())
+    return "[\n" + ",\n".join(texts) + "\n]\n"
+
+
+def origin_key(state: Any) -> tuple[str, int] | None:
+    """(method, dims) of a bookmark projector-export wrote, None for any other."""
+    origin = state.get(ORIGIN_FIELD) if isinstance(state, dict) else None
+    if isinstance(origin, dict) and "method" in origin and "dims" in origin:
+        return origin["method"], origin["dims"]
+    return None
+
+
+def default_label_column(header: list[str], rows: list[list[str]]) -> str:
+    """The column the page labels points by: the first whose values are not all numbers.
+
+    `header` and `rows` as `metadata.parse_metadata` returns them; without
+    metadata the page labels by `__index__`.
+    """
+    if not rows:
+        return "__index__"
+    for index, name in enumerate(header):
+        if any(not _js_number(row[index]) for row in rows[:PAGE_POINTS] if index < len(row) and row[index] != ""):
+            return name
+    return header[0]
+
+
+def _js_number(text: str) -> bool:
+    """Whether JavaScript's `isNaN(text)` is false (roughly: the text is a number)."""
+    text = text.strip(JS_WHITESPACE)
+    if text in ("", "Infinity", "+Infinity", "-Infinity"):
+        return True
+    if text.lower().startswith(("0x", "0o", "0b")):
+        try:
+            int(text, 0)
+            return True
+        except ValueError:
+            return False
+    if any(c not in "0123456789.eE+-" for c in text):
+        return False
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
+
+
+def check_states(states: Any, rows: int) -> tuple[list[tuple[str, str]], list[str]]:
+    """What stops bookmarks from loading, as the projector reads them.
+
+    Args:
+        states: the parsed bookmarks file.
+        rows: the tensor's rows (the page loads at most `PAGE_POINTS`).
+
+    Returns:
+        (problems as (message, fix) pairs, notes).
+    """
+    fix = "rewrite it with `projector-export layout RUN --method ...` (or fix the file by hand)"
+    if not isinstance(states, list):
+        return [(f"the bookmarks file holds a JSON {type(states).__name__}, not an array of states", fix)], []
+    points = min(rows, PAGE_POINTS)
+    problems: list[tuple[str, str]] = []
+    notes: list[str] = []
+    for index, state in enumerate(states):
+        name = f"bookmark {index}" + (f" ({state.get('label')!r})" if isinstance(state, dict) and state.get("label") else "")
+        if not isinstance(state, dict):
+            problems.append((f"{name} is a JSON {type(state).__name__}, not an object", fix))
+            continue
+        missing = [key for key in REQUIRED_FIELDS if key not in state]
+        wrong = [
+            key for key, kind in REQUIRED_FIELDS.items()
+            if key in state and (not isinstance(state[key], kind) or isinstance(state[key], bool))
+        ]
+        if missing or wrong:
+            parts = []
+            if missing:
+                parts.append("lacks " + ", ".join(missing))
+            if wrong:
+                parts.append("has the wrong type in " + ", ".join(wrong))
+            problems.append(
+                (f"{name} {' and '.join(parts)}; the projector's loader throws on it and shows nothing", fix)
+            )
+            continue
+        view = state["selectedProjection"]
+        if view not in VIEWS:
+            problems.append((f"{name} selects projection {view!r}; the projector knows {', '.join(VIEWS)}", fix))
+            continue
+        projections = state["projections"]
+        if len(projections) != points:
+            problems.append(
+                (
+                    f"{name} has {len(projections):,} projections but the page loads {points:,} points; "
+                    "it needs one per point, in row order",
+                    fix,
+                )
+            )
+            continue
+        needed = _needed_keys(state)
+        if needed is None:
+            problems.append((f"{name}: pcaComponentDimensions {state['pcaComponentDimensions']} are not indices", fix))
+            continue
+        bad = _first_bad_point(projections, needed)
+        if bad is not None:
+            row, key = bad
+            problems.append(
+                (
+                    f"{name}, point {row}: no number under {key!r}, which the {view!r} view of this "
+                    "bookmark draws; the point is not drawn",
+                    fix,
+                )
+            )
+            continue
+        if view != "pca" and _first_bad_point(projections, ["pca-0", "pca-1"]) is not None:
+            problems.append(
+                (
+                    f"{name} stores no pca-* values; after it is clicked the PCA tab draws nothing "
+                    "(a bookmark replaces every point's projections)",
+                    fix,
+                )
+            )
+        if view == "tsne":
+            notes.append(
+                f"{name} selects t-SNE: the projector restarts t-SNE from its coordinates on a sample of "
+                "10,000 points, so the stored layout does not stay"
+            )
+    return problems, notes
+
+
+def _needed_keys(state: dict) -> list[str] | None:
+    view = state["selectedProjection"]
+    if view == "pca":
+        dimensions = state["pcaComponentDimensions"]
+        if not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in dimensions):
+            return None
+        return [f"pca-{d}" for d in dimensions]
+    if view == "custom":
+        return view_keys("custom", 2)
+    is_3d = state.get("umapIs3d" if view == "umap" else "tSNEis3d")
+    return view_keys(view, 3 if is_3d else 2)
+
+
+def _first_bad_point(projections: list, keys: list[str]) -> tuple[int, str] | None:
+    for row, point in enumerate(projections):
+        if not isinstance(point, dict):
+            return row, keys[0]
+        for key in keys:
+            value = point.get(key)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+                return row, key
+    return None

@@ -1,0 +1,260 @@
+"""Layouts of every point: `projector-export layout`, `add_layout` and `layouts=`, read back through TensorBoard."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from clusters import clustered_matrix, knn_preservation
+from conftest import require_layout_libraries
+from projector_export import Embedding, Layout, ProjectorExportError, add_layout, export_embedding, export_embeddings
+from projector_export import validate
+from projector_export.cli import main
+
+ROWS = 1200
+
+
+@pytest.fixture(scope="module")
+def words(tmp_path_factory):
+    """A run of two tensors: `final` (clustered, labelled) and `start` (random)."""
+    vectors, clusters = clustered_matrix(ROWS, 20, clusters=12, seed=1)
+    table = {"word": [f"w{i}" for i in range(ROWS)], "cluster": [str(c) for c in clusters]}
+    logs = tmp_path_factory.mktemp("logs")
+    rng = np.random.default_rng(0)
+    export_embeddings(logs / "words", [
+        Embedding(vectors, table, name="final"),
+        Embedding(rng.normal(size=(ROWS, 20)), table, name="start"),
+    ])
+    return logs, vectors, table
+
+
+@pytest.fixture(scope="module")
+def with_umap(words, tmp_path_factory):
+    """The run after `projector-export layout RUN --method umap --seed 0 --out coords.tsv`."""
+    require_layout_libraries()
+    logs, vectors, table = words
+    out = tmp_path_factory.mktemp("out") / "coords.tsv"
+    before = files_of(logs / "words")
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        code = main(["layout", str(logs / "words"), "--method", "umap", "--seed", "0", "--out", str(out)])
+    assert code == 0
+    return logs, vectors, table, out, before, printed.getvalue()
+
+
+def files_of(run) -> dict[str, bytes]:
+    """The run's files by name, the checkpoint's under its number-free suffix (`.index`, `.data-...`)."""
+    return {
+        name.split("-", 1)[1].split(".", 1)[1] if name.startswith("embeddings.ckpt-") else name: (run / name).read_bytes()
+        for name in os.listdir(run)
+        if name not in ("checkpoint", "projector_config.pbtxt") and not name.endswith(".bookmarks.json")
+    }
+
+
+def bookmarks(server, run="words", name="final") -> list[dict]:
+    return json.loads(server.get("bookmarks", run=run, name=name))
+
+
+def test_layout_command_adds_a_umap_of_every_point_that_tensorboard_serves(with_umap, start_tensorboard):
+    logs, vectors, table, out, _, printed = with_umap
+    assert "added bookmark 'UMAP (3-D) of all 1,200 points, n_neighbors 15, min_dist 0.1' to tensor 'final'" in printed
+    assert f"tensorboard --logdir {logs}" in printed
+    server = start_tensorboard(logs)
+    server.wait_for_runs({"words"})
+    (state,) = bookmarks(server)
+    assert state["selectedProjection"] == "umap" and state["umapIs3d"] is True
+    points = state["projections"]
+    assert len(points) == ROWS
+    assert set(points[0]) == {"umap-0", "umap-1", "umap-2"} | {f"pca-{d}" for d in range(10)}
+    layout = np.array([[p["umap-0"], p["umap-1"], p["umap-2"]] for p in points])
+    # neighbourhoods are kept: a random layout keeps 0.009 of them, the 3 top principal components 0.19
+    assert knn_preservation(vectors, layout) > 0.35
+    # the TSV holds the same coordinates, then the metadata columns
+    lines = out.read_text().splitlines()
+    assert lines[0] == "x\ty\tz\tword\tcluster"
+    assert len(lines) == ROWS + 1
+    first = lines[1].split("\t")
+    assert np.float32(first[0]) == np.float32(points[0]["umap-0"])
+    assert first[3:] == [table["word"][0], table["cluster"][0]]
+    assert validate(str(logs)).ok
+
+
+def test_pca_values_match_the_projectors_own_pca(with_umap):
+    """The PCA tab draws the stored pca-* values after a click: they are the page's PCA (uncentred, 16 < 50 dims)."""
+    logs, vectors, _, _, _, _ = with_umap
+    (state,) = json.loads((logs / "words" / "final.bookmarks.json").read_text())
+    stored = np.array([[p[f"pca-{d}"] for d in range(3)] for p in state["projections"]])
+    _, _, right = np.linalg.svd(vectors.astype(np.float64), full_matrices=False)
+    expected = vectors @ right[:3].T
+    for d in range(3):  # the same components, up to sign
+        assert abs(np.corrcoef(stored[:, d], expected[:, d])[0, 1]) > 0.9999
+
+
+def test_rerunning_a_method_replaces_its_bookmark_and_keeps_the_rest(with_umap):
+    logs, vectors, _, _, before, _ = with_umap
+    run = logs / "words"
+    add_layout(str(run), "pca")
+    add_layout(str(run), Layout("pca", dims=2))
+    add_layout(str(run), Layout("tsne", perplexity=20, seed=0))
+    add_layout(str(run), Layout("pca"))  # again: replaces the first
+    states = json.loads((run / "final.bookmarks.json").read_text())
+    labels = [state["label"] for state in states]
+    assert [label.split(" of ")[0] for label in labels] == ["UMAP (3-D)", "PCA (3-D)", "PCA (2-D)", "t-SNE (2-D)"]
+    assert labels[3].endswith("perplexity 20; computed once, shown in the Custom view")
+    tsne = states[3]
+    assert tsne["selectedProjection"] == "custom"  # a `tsne` bookmark would restart t-SNE in the page
+    layout = np.array([[p["linear-x"], p["linear-y"]] for p in tsne["projections"]])
+    assert knn_preservation(vectors, layout) > 0.35
+    # the other tensor and the metadata are untouched; the checkpoint number went up with each write
+    config = (run / "projector_config.pbtxt").read_text()
+    assert config.count("bookmarks_path") == 1
+    assert files_of(run) == before
+    assert (run / "checkpoint").read_text().startswith('model_checkpoint_path: "embeddings.ckpt-6"')
+    assert not [name for name in os.listdir(logs) if name.startswith(".")]  # no staging folder left
+    assert validate(str(logs)).ok
+
+
+def test_a_3d_tsne_is_stored_under_the_umap_tabs_keys(tmp_path):
+    """The Custom view is 2-D; in 3-D the UMAP tab is the view that shows stored points as they are."""
+    require_layout_libraries()
+    vectors, _ = clustered_matrix(150, 8, clusters=4)
+    export_embedding(tmp_path / "run", vectors, name="final", layouts=[Layout("tsne", dims=3, perplexity=10)])
+    (state,) = json.loads((tmp_path / "run" / "final.bookmarks.json").read_text())
+    assert state["label"].endswith("perplexity 10; computed once, shown in the UMAP tab")
+    assert (state["selectedProjection"], state["umapIs3d"]) == ("umap", True)
+    assert {"umap-0", "umap-1", "umap-2", "pca-0"} <= set(state["projections"][0])
+    assert validate(str(tmp_path)).ok
+
+
+def test_a_running_tensorboard_offers_a_new_bookmark(tmp_path, start_tensorboard):
+    vectors, _ = clustered_matrix(300, 8, clusters=5)
+    export_embedding(tmp_path / "run", vectors, name="final")
+    server = start_tensorboard(tmp_path)
+    server.wait_for_runs({"run"})
+    assert "bookmarks_path" not in (tmp_path / "run" / "projector_config.pbtxt").read_text()
+    assert server.info("run")["embeddings"][0].get("bookmarksPath", "") == ""
+    add_layout(str(tmp_path / "run"), "pca")
+    for _ in range(60):  # TensorBoard re-reads the config once the checkpoint path changes
+        if server.info("run")["embeddings"][0].get("bookmarksPath"):
+            break
+        import time
+
+        time.sleep(0.5)
+    assert [s["label"].split(", exact")[0] for s in bookmarks(server, "run")] == ["PCA (3-D) of all 300 points"]
+
+
+def test_export_with_layouts_and_what_a_reexport_keeps(tmp_path, caplog):
+    vectors, _ = clustered_matrix(400, 12, clusters=6)
+    labels = [f"p{i}" for i in range(400)]
+    run = tmp_path / "run"
+    result = export_embedding(run, vectors, labels, name="final", layouts=["pca", Layout("pca", dims=2)])
+    states = json.loads((run / "final.bookmarks.json").read_text())
+    assert [s["label"].split(" of ")[0] for s in states] == ["PCA (3-D)", "PCA (2-D)"]
+    assert states[0]["selectedLabelOption"] == "label"  # one column: the page names it `label`
+    assert result.tensors[0].name == "final"
+    # same vectors, new labels: the layouts still show these vectors, so they stay
+    export_embedding(run, vectors, [f"q{i}" for i in range(400)], name="final")
+    assert len(json.loads((run / "final.bookmarks.json").read_text())) == 2
+    # new vectors: the old layouts would show the old vectors, so they go, with a warning
+    with caplog.at_level(logging.WARNING):
+        export_embedding(run, vectors * 2 + 1, labels, name="final")
+    assert "has new vectors, so its 2 old bookmarks" in caplog.text
+    assert not (run / "final.bookmarks.json").exists()
+    assert "bookmarks_path" not in (run / "projector_config.pbtxt").read_text()
+
+
+def test_layout_of_more_rows_than_the_page_loads(tmp_path):
+    vectors = np.random.default_rng(0).normal(size=(100_050, 3)).astype(np.float32)
+    export_embedding(tmp_path / "big", vectors, name="final")
+    result = add_layout(str(tmp_path / "big"), Layout("pca", dims=2))
+    assert result.label == "PCA (2-D) of the first 100,000 of 100,050 points (the page loads 100,000), exact: " + (
+        result.label.split("exact: ")[1]
+    )
+    (state,) = json.loads((tmp_path / "big" / "final.bookmarks.json").read_text())
+    assert len(state["projections"]) == 100_000 == result.points
+    assert validate(str(tmp_path)).ok
+
+
+def test_bad_settings_are_refused_before_anything_is_written(tmp_path, capsys):
+    export_embedding(tmp_path / "run", np.eye(5), name="final")
+    listing = sorted(os.listdir(tmp_path / "run"))
+    with pytest.raises(ProjectorExportError, match="dims must be 2 or 3"):
+        Layout("umap", dims=4)
+    with pytest.raises(ProjectorExportError, match="is not one of umap, tsne, pca"):
+        add_layout(str(tmp_path / "run"), "mds")
+    assert main(["layout", str(tmp_path / "run"), "--tensor", "nope", "--method", "pca"]) == 1
+    assert "has no tensor 'nope'; it has: final" in capsys.readouterr().err
+    assert sorted(os.listdir(tmp_path / "run")) == listing
+
+
+def test_a_failed_layout_leaves_the_run_as_it_was(tmp_path, monkeypatch):
+    export_embedding(tmp_path / "run", np.eye(6), name="final", layouts=["pca"])
+    before = {name: (tmp_path / "run" / name).read_bytes() for name in os.listdir(tmp_path / "run")}
+    from projector_export import layout
+
+    def broken_write(path, text):
+        if path.endswith(".bookmarks.json"):
+            raise OSError(28, "No space left on device")
+        return original(path, text)
+
+    original = layout._write_file
+    monkeypatch.setattr(layout, "_write_file", broken_write)
+    with pytest.raises(OSError, match="No space left on device"):
+        add_layout(str(tmp_path / "run"), Layout("pca", dims=2))
+    after = {name: (tmp_path / "run" / name).read_bytes() for name in os.listdir(tmp_path / "run")}
+    assert after == before
+    assert os.listdir(tmp_path) == ["run"]
+
+
+def test_without_the_libraries_layout_says_what_to_install(tmp_path):
+    export_embedding(tmp_path / "run", np.eye(6), name="final")
+    script = textwrap.dedent(f"""
+        import sys
+        sys.modules["umap"] = sys.modules["openTSNE"] = None  # as if not installed: importing them fails
+        from projector_export.cli import main
+        codes = [main(["layout", {str(tmp_path / "run")!r}, "--method", method]) for method in ("umap", "tsne")]
+        sys.exit(0 if codes == [1, 1] else 3)
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    for package in ("umap-learn", "openTSNE"):
+        assert f"needs the {package} package, which is not installed" in done.stderr
+    assert done.stderr.count('pip install "projector-export[layouts]"') == 2
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "run" / "final.bookmarks.json").exists()
+
+
+def test_validate_reports_bookmarks_the_projector_cannot_load(tmp_path):
+    export_embedding(tmp_path / "run", np.random.default_rng(0).normal(size=(20, 4)), name="final", layouts=["pca"])
+    path = tmp_path / "run" / "final.bookmarks.json"
+    good = json.loads(path.read_text())
+    assert validate(str(tmp_path)).ok
+
+    def report_for(states) -> str:
+        path.write_text(states if isinstance(states, str) else json.dumps(states))
+        return str(validate(str(tmp_path)))
+
+    assert "is not JSON" in report_for("[{")
+    missing = [dict(good[0])]
+    del missing[0]["selectedPoints"]
+    assert "lacks selectedPoints; the projector's loader throws on it" in report_for(missing)
+    short = [dict(good[0], projections=good[0]["projections"][:19])]
+    assert "has 19 projections but the page loads 20 points" in report_for(short)
+    umap = [dict(good[0], selectedProjection="umap", umapIs3d=True)]
+    assert "point 0: no number under 'umap-0', which the 'umap' view" in report_for(umap)
+    no_pca = [dict(good[0], selectedProjection="custom",
+                   projections=[{"linear-x": 1.0, "linear-y": 2.0} for _ in range(20)])]
+    assert "stores no pca-* values; after it is clicked the PCA tab draws nothing" in report_for(no_pca)
+    tsne = [dict(good[0], selectedProjection="tsne", tSNEis3d=False,
+                 projections=[dict(p, **{"tsne-0": 1.0, "tsne-1": 2.0}) for p in good[0]["projections"]])]
+    report = report_for(tsne)
+    assert "all good" in report and "the projector restarts t-SNE from its coordinates" in report

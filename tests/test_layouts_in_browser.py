@@ -1,0 +1,131 @@
+"""A layout bookmark in the projector page: one click draws every point where the layout put it."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from clusters import clustered_matrix
+from conftest import require_layout_libraries
+from projector_export import export_embedding
+from projector_page import CHROMIUM, CHROMIUM_FLAGS, ProjectorPage, require_browser
+
+ROWS = 6000  # more than the 5,000 points the page's own UMAP samples
+
+_PROJECTOR = "document.querySelector('vz-projector-dashboard').shadowRoot.querySelector('vz-projector')"
+_STATE_JS = f"""() => {{
+  const projector = {_PROJECTOR};
+  const projection = projector.projection;
+  return {{
+    view: projection ? projection.projectionType : null,
+    components: projection ? projection.projectionComponents : null,
+    bookmarks: projector.shadowRoot.querySelector('vz-projector-bookmark-panel').savedStates.map(s => s.label),
+    labelBy: projector.selectedLabelOption,
+    colourBy: projector.selectedColorOption ? projector.selectedColorOption.name : null,
+    tsneRunning: projector.dataSet.hasTSNERun || !projector.dataSet.tSNEShouldStop,
+  }};
+}}"""
+# Each point's coordinates in the page's data set, and where the scatter plot draws it.
+_POINTS_JS = f"""(keys) => {{
+  const projector = {_PROJECTOR};
+  return {{
+    stored: projector.dataSet.points.map(p => keys.map(k => p.projections[k] === undefined ? null : p.projections[k])),
+    drawn: Array.from(projector.projectorScatterPlotAdapter.scatterPlot.worldSpacePointPositions || []),
+  }};
+}}"""
+
+
+@pytest.fixture(scope="module")
+def browser():
+    require_browser()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def projector(tmp_path_factory, start_tensorboard, browser):
+    require_layout_libraries()
+    vectors, clusters = clustered_matrix(ROWS, 16, clusters=15, seed=2)
+    table = {"word": [f"w{i}" for i in range(ROWS)], "cluster": [str(c) for c in clusters]}
+    logs = tmp_path_factory.mktemp("logs")
+    export_embedding(logs / "layouts", vectors, table, name="final",
+                     layouts=["umap", "tsne", "pca"])
+    states = json.loads((logs / "layouts" / "final.bookmarks.json").read_text())
+    server = start_tensorboard(logs)
+    server.wait_for_runs({"layouts"})
+    page = ProjectorPage(browser, server.url)
+    page.errors = []
+    page.page.on("console", lambda message: message.type == "error" and page.errors.append(message.text))
+    page.page.on("pageerror", lambda error: page.errors.append(str(error)))
+    shown = page.show("layouts", "final")
+    assert (shown.points, shown.dimension) == (ROWS, 16)
+    assert page.colour_by("cluster") == "cluster"
+    page.states = states
+    yield page
+    page.page.close()
+
+
+def coordinates(state: dict, keys: list[str]) -> np.ndarray:
+    return np.array([[point[key] for key in keys] for point in state["projections"]], dtype=np.float32)
+
+
+def assert_drawn_at(projector, keys: list[str], expected: np.ndarray) -> None:
+    """Every point's coordinates in the page equal `expected`, and the plot draws each there
+    (the scatter plot scales each axis linearly into its cube, so drawn = a * coordinate + b)."""
+    found = projector.frame.evaluate(_POINTS_JS, keys)
+    stored = np.array(found["stored"], dtype=np.float64)
+    assert stored.shape == expected.shape == (ROWS, len(keys))
+    np.testing.assert_array_equal(stored.astype(np.float32), expected)
+    drawn = np.array(found["drawn"], dtype=np.float64).reshape(ROWS, 3)
+    assert np.isfinite(drawn).all()
+    for axis in range(len(keys)):
+        scale, offset = np.polyfit(expected[:, axis], drawn[:, axis], 1)
+        residual = np.abs(scale * expected[:, axis] + offset - drawn[:, axis]).max()
+        assert residual < 1e-4 * np.ptp(drawn[:, axis]), (axis, residual)
+    if len(keys) == 2:
+        assert (drawn[:, 2] == 0).all()
+
+
+def test_the_bookmarks_tray_lists_each_layout(projector):
+    labels = projector.frame.evaluate(_STATE_JS)["bookmarks"]
+    assert labels == [state["label"] for state in projector.states]
+    assert [label.split(" of ")[0] for label in labels] == ["UMAP (3-D)", "t-SNE (2-D)", "PCA (3-D)"]
+    assert labels[1] == "t-SNE (2-D) of all 6,000 points, perplexity 30; computed once, shown in the Custom view"
+
+
+@pytest.mark.parametrize(
+    "index, view, keys",
+    [
+        (0, "umap", ["umap-0", "umap-1", "umap-2"]),
+        (1, "custom", ["linear-x", "linear-y"]),
+        (2, "pca", ["pca-0", "pca-1", "pca-2"]),
+    ],
+)
+def test_a_click_draws_every_point_at_its_precomputed_coordinates(projector, index, view, keys):
+    state = projector.states[index]
+    expected = coordinates(state, keys)
+    radio = projector.frame.locator("vz-projector-bookmark-panel paper-icon-button[icon=radio-button-unchecked]")
+    radio.nth(index).click()
+    projector.page.wait_for_timeout(1500)
+    shown = projector.frame.evaluate(_STATE_JS)
+    assert shown["view"] == view
+    assert shown["components"][: len(keys)] == keys
+    assert shown["labelBy"] == "word"  # the label column stays the page's own choice
+    assert shown["colourBy"] == "cluster"  # and the points keep their colours
+    assert_drawn_at(projector, keys, expected)
+    projector.screenshot(f"layouts-bookmark-{view}")
+    projector.page.wait_for_timeout(6000)  # a `tsne` bookmark would have restarted t-SNE by now
+    assert_drawn_at(projector, keys, expected)
+    assert not projector.frame.evaluate(_STATE_JS)["tsneRunning"]
+    # the PCA tab still draws every point, from the stored components
+    projector.frame.locator("vz-projector-projections-panel .ink-tab[data-tab=pca]").click()
+    projector.page.wait_for_timeout(1500)
+    assert projector.frame.evaluate(_STATE_JS)["components"] == ["pca-0", "pca-1", "pca-2"]
+    assert_drawn_at(projector, ["pca-0", "pca-1", "pca-2"], coordinates(state, ["pca-0", "pca-1", "pca-2"]))
+    assert projector.errors == []
