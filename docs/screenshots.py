@@ -17,7 +17,6 @@ Needs the test extra and Chromium (`pip install -e ".[test]"`, `apt-get install 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 from pathlib import Path

@@ -113,6 +113,20 @@ def start_tensorboard(tmp_path_factory):
         log.close()
 
 
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium through Playwright, for the tests that look at the projector page."""
+    from projector_page import CHROMIUM, CHROMIUM_FLAGS, require_browser
+
+    require_browser()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
+        yield chromium
+        chromium.close()
+
+
 def pytest_terminal_summary(terminalreporter):
     """List the browser tests' screenshots at the end of the run, where CI output shows them."""
     from projector_page import SCREENSHOT_DIR

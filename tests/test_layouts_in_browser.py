@@ -10,7 +10,7 @@ import pytest
 from clusters import clustered_matrix
 from conftest import require_layout_libraries
 from projector_export import export_embedding
-from projector_page import CHROMIUM, CHROMIUM_FLAGS, ProjectorPage, require_browser
+from projector_page import ProjectorPage
 
 ROWS = 6000  # more than the 5,000 points the page's own UMAP samples
 
@@ -35,17 +35,6 @@ _POINTS_JS = f"""(keys) => {{
     drawn: Array.from(projector.projectorScatterPlotAdapter.scatterPlot.worldSpacePointPositions || []),
   }};
 }}"""
-
-
-@pytest.fixture(scope="module")
-def browser():
-    require_browser()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")

@@ -11,19 +11,8 @@ import pytest
 from projector_export import ProjectorCallback, export_embedding
 from projector_export.checkpoint import write_checkpoint
 from projector_export.cli import main
-from projector_page import CHROMIUM, CHROMIUM_FLAGS, ProjectorPage, require_browser
+from projector_page import ProjectorPage
 from reviews import write_aclimdb
-
-
-@pytest.fixture(scope="module")
-def browser():
-    require_browser()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")
