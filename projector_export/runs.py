@@ -143,7 +143,7 @@ def _first_line(error: Exception) -> str:
 
 def read_run_tensor(run_dir: str, tensor: str | None = None) -> RunTensor:
     """Load one tensor of a run: `tensor` by name (or by checkpoint key); by
-    default the one the projector opens first.
+    default the run's only tensor, else the one named `final`.
 
     Every file is read from inside the run folder; the tensor must be a 2-D
     matrix of at least 2 rows and 2 columns of finite numbers (what the
@@ -168,12 +168,12 @@ def read_run_tensor(run_dir: str, tensor: str | None = None) -> RunTensor:
         raise ProjectorExportError(f"{run_dir}: {CONFIG_FILENAME} names no tensors; {REEXPORT}")
     saved = Checkpoint(run_dir)
     if tensor is None:
-        order = projector_order((key, saved.shapes.get(key, []), bool(e.metadata_path)) for key, e in entries.items())
         if len(entries) == 1:
             key = next(iter(entries))
         elif "final" in names:
             key = names["final"]
         else:
+            order = projector_order((k, saved.shapes.get(k, []), bool(e.metadata_path)) for k, e in entries.items())
             first = f" (the projector opens {checkpoint.name_of_key(order[0])!r} first)" if order else ""
             raise ProjectorExportError(
                 f"{run_dir} holds {len(entries)} tensors; choose one with `tensor=NAME`{first}: " + ", ".join(names)
