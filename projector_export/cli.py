@@ -10,7 +10,6 @@ import functools
 import logging
 import os
 import posixpath
-import re
 import sys
 
 from projector_export.console import quiet_tensorflow
@@ -125,12 +124,12 @@ def main(argv: list[str] | None = None) -> int:
 
 # Library messages name parameters (`max_rows=10`); on the command line they are flags.
 _FLAGS = {"max_rows": "--max-rows", "tensor": "--tensor", "metadata": "--metadata", "name": "--name", "k": "-k"}
-_PARAMETER_RE = re.compile(r"`(" + "|".join(_FLAGS) + r")=([^`]*)`")
 
 
 def _flags(text: str) -> str:
-    """A library message with its parameters (`max_rows=10`) as this command's flags (--max-rows 10)."""
-    return _PARAMETER_RE.sub(lambda m: f"{_FLAGS[m[1]]} {m[2]}".rstrip(), text)
+    from projector_export.errors import as_flags
+
+    return as_flags(text, _FLAGS)
 
 
 def _reworded_record(make_record, name, *args, **kwargs) -> logging.LogRecord:

@@ -1,4 +1,7 @@
-"""The one exception type for what a user of the toolkit did wrong."""
+"""The one exception type for what a user of the toolkit did wrong, and its wording on a command line."""
+
+import re
+from collections.abc import Mapping
 
 
 class ProjectorExportError(ValueError):
@@ -7,3 +10,14 @@ class ProjectorExportError(ValueError):
 
 # The fix of most broken runs, ending their messages.
 REEXPORT = "export the run again with projector_export.export_embedding(s) or `projector-export export`"
+
+
+def as_flags(text: str, flags: Mapping[str, str]) -> str:
+    """A library message with the parameters it names (`max_rows=10`) as command-line flags (--max-rows 10).
+
+    Library messages name parameters in backticks; a command maps each to its flag.
+    """
+    if not flags:
+        return text
+    pattern = re.compile(r"`(" + "|".join(map(re.escape, flags)) + r")=([^`]*)`")
+    return pattern.sub(lambda m: f"{flags[m[1]]} {m[2]}".rstrip(), text)
