@@ -98,6 +98,13 @@ def per_point_rows(value: Any) -> int:
     return len(value)
 
 
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity, as in a container), for worker counts."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def check_memory(nbytes: int, what: str, fix: str) -> None:
     """Refuse to allocate `nbytes` for `what` when this process cannot have them.
 

@@ -126,7 +126,7 @@ def staged_folder(target: str, kind: str, *, copy_current: bool = False) -> Iter
             raise
         # The new folder is in place: what follows must not fail the export.
         if previous is not None:
-            _carry_and_discard(previous, target)
+            _carry_and_discard(previous, target, announce=False)
 
 
 def check_target(target: str, kind: str) -> None:
@@ -257,7 +257,7 @@ def recover(parent: str, base: str) -> None:
             _rename_dir(whole, target)
             leftovers.remove(whole)
     for leftover in leftovers:
-        _carry_and_discard(leftover, target)
+        _carry_and_discard(leftover, target, announce=True)
 
 
 def restorable(leftovers: list[str]) -> str | None:
@@ -281,7 +281,12 @@ def leftovers_of(parent: str, base: str) -> list[str]:
     return [posixpath.join(parent, entry.rstrip("/")) for _, entry in sorted(found)]
 
 
-def _carry_and_discard(leftover: str, target: str) -> None:
+def _carry_and_discard(leftover: str, target: str, *, announce: bool) -> None:
+    """Move the user's entries of `leftover` into `target`, then delete it.
+
+    `announce`: log the removal (a leftover of a stopped export); the previous run an
+    export has just replaced is removed without a word.
+    """
     import tensorflow as tf
 
     try:
@@ -299,7 +304,8 @@ def _carry_and_discard(leftover: str, target: str) -> None:
                 if tf.io.gfile.exists(target) else f"{target} is missing",
             )
             return
-        logger.info("removing %s, left by an export", leftover)
+        if announce:
+            logger.info("removing %s, left by an export", leftover)
         _discard(leftover)
     except Exception as error:  # noqa: BLE001 - the target is whole; tidying must not fail an export
         logger.warning("could not tidy %s (%s); `projector-export validate` says what it holds",

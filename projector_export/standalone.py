@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from projector_export._float_text import NotFiniteError, format_float32_rows
-from projector_export.arrays import float32_rows, not_finite_error, numeric_matrix
+from projector_export.arrays import float32_rows, not_finite_error, numeric_matrix, usable_cpus
 from projector_export.files import read_bytes
 from projector_export.folders import STANDALONE_CONFIG_FILENAME, VECTORS_FILENAME
 from projector_export.staging import STANDALONE, staged_folder
@@ -178,7 +178,7 @@ def write_vectors_tsv(path: str, matrix: Any, progress: Callable[[int], None] | 
 
     # Chunks are formatted on a few threads (numpy releases the GIL while it
     # works) and written in order; at most two chunks per thread are held.
-    workers = max(1, min(_THREADS, _usable_cpus(), len(starts)))
+    workers = max(1, min(_THREADS, usable_cpus(), len(starts)))
     with tf.io.gfile.GFile(path, "wb") as f, ThreadPoolExecutor(workers) as pool:
         try:
             pending: deque = deque()
@@ -203,12 +203,6 @@ def _write_next(f, pending: deque, progress, rows_per_chunk: int, rows: int) -> 
         f.write(piece)
     if progress is not None:
         progress(min(start + rows_per_chunk, rows))
-
-
-def _usable_cpus() -> int:
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 def write_vectors_binary(path: str, matrix: Any) -> None:

@@ -137,7 +137,7 @@ def test_a_bad_colour_file_gets_an_error_naming_the_row(tmp_path, case):
 def test_the_command_line_reports_a_bad_file_without_a_traceback(tmp_path, capsys):
     path = tmp_path / "colours.csv"
     path.write_text("name,r,g,b\nsnow,255,250,250\nhot,300,0,0\n")
-    assert cli.main(["colours", "--data", str(path), "--logdir", str(tmp_path / "logs")]) == 2
+    assert cli.main(["colours", "--data", str(path), "--logdir", str(tmp_path / "logs")]) == 1
     error = capsys.readouterr().err
     assert error.startswith("projector-train colours: error: ")
     assert "line 3" in error and "Traceback" not in error

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 
@@ -56,12 +57,14 @@ def test_config_paths_are_relative_and_name_real_files(tmp_path):
     assert result.shape == (3, 3)
 
 
-def test_reexport_replaces_files_and_keeps_subfolders(tmp_path):
+def test_reexport_replaces_files_and_keeps_subfolders(tmp_path, caplog):
     run = tmp_path / "run"
     export_embeddings(run, [Embedding(np.ones((2, 2)), ["a", "b"], name="x"), Embedding(np.ones((2, 2)), ["c", "d"], name="y")])
     (run / "train").mkdir()
     (run / "train" / "events.out.tfevents.keras").write_bytes(b"kept")
-    export_embedding(run, np.zeros((3, 2)), ["p", "q", "r"], name="z")
+    with caplog.at_level(logging.INFO, logger="projector_export"):
+        export_embedding(run, np.zeros((3, 2)), ["p", "q", "r"], name="z")
+    assert caplog.records == []  # replacing the previous run is not news (the commands show INFO)
 
     assert (run / "train" / "events.out.tfevents.keras").read_bytes() == b"kept"
     assert sorted(p.name for p in run.glob("*.metadata.tsv")) == ["z.metadata.tsv"]

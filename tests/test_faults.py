@@ -77,20 +77,28 @@ def test_sigkill_at_random_points_never_leaves_a_half_run(tmp_path):
     assert tf.train.load_checkpoint(str(run)).get_tensor("embedding").shape == (2, 3)
 
 
-def test_ctrl_c_during_training_leaves_the_last_snapshot_valid_and_exportable(tmp_path):
-    logs = tmp_path / "logs"
+def interrupt_colour_training(logs, after: float) -> tuple[int, str]:
+    """`projector-train colours`, Ctrl-C'd `after` seconds into the fit: exit status and output."""
     child = subprocess.Popen(
         [sys.executable, "-m", "training.cli", "colours", "--dims", "2", "--pairs", "400000",
          "--epochs", "200", "--logdir", str(logs), "--quiet"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        # Ctrl-C as in a terminal: a shell's background job (`cmd &`, as CI may start us)
+        # inherits SIGINT ignored, and Python then never raises KeyboardInterrupt.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     for line in child.stdout:
         if line.startswith("Training"):
             break
-    time.sleep(4.0)  # some steps in
+    time.sleep(after)
     child.send_signal(signal.SIGINT)
-    output = child.communicate(timeout=120)[0]
-    assert child.returncode == 130, output
+    return child.wait(timeout=120), child.stdout.read()
+
+
+def test_ctrl_c_during_training_leaves_the_last_snapshot_valid_and_exportable(tmp_path):
+    logs = tmp_path / "logs"
+    status, output = interrupt_colour_training(logs, after=4.0)  # some steps in
+    assert status == 130, output
     assert "interrupted at step" in output
 
     report = validate(str(logs))

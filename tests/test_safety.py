@@ -429,3 +429,23 @@ def test_projector_train_clears_only_the_logs_it_wrote(tmp_path):
     with pytest.raises(ProjectorExportError, match=r"holds files this tool did not write \(my-figure\.pdf\)"):
         remove_earlier_logs(str(tmp_path), ("train", "validation", "plots"))
     assert (tmp_path / "plots" / "my-figure.pdf").read_bytes() == b"mine"
+
+
+@pytest.mark.parametrize("model", ["colours", "imdb"])
+def test_projector_train_refuses_a_folder_it_may_not_write_before_training(model, tmp_path, capsys):
+    from training import cli
+
+    projector = tmp_path / "logs" / ("colours-3d" if model == "colours" else "imdb") / "projector"
+    projector.mkdir(parents=True)
+    (projector / "mine.txt").write_text("mine")
+    # imdb: a missing data dir would be the next error, after the folder check
+    argv = [model, "--logdir", str(tmp_path / "logs")] + (["--data-dir", str(tmp_path / "none")] if model == "imdb" else [])
+    start = time.monotonic()
+    assert cli.main(argv) == 1
+    assert time.monotonic() - start < 10  # before reading data or training
+    err = capsys.readouterr().err
+    assert f"error: {projector} holds other files (mine.txt)" in err
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == [
+        "logs", f"logs/{projector.parent.name}", f"logs/{projector.parent.name}/projector",
+        f"logs/{projector.parent.name}/projector/mine.txt",
+    ]

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from projector_export.console import quiet_tensorflow
-from projector_export.errors import ProjectorExportError
+from projector_export.errors import ProjectorExportError, as_flags
 from training.colours import options as colours
 from training.imdb import options as imdb
 
@@ -46,13 +46,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger(package).setLevel(logging.INFO)
     try:
         args.command(args)
-    except ProjectorExportError as error:
-        print(f"projector-train {args.name}: error: {error}", file=sys.stderr)
-        return 2
+    except (ProjectorExportError, OSError) as error:
+        # What the user can fix (bad input, no data, a full disk): one line, exit 1.
+        message = as_flags(" ".join(str(error).split()), _flags(args))
+        print(f"projector-train {args.name}: error: {message}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"projector-train {args.name}: interrupted", file=sys.stderr)
         return 130
     return 0
+
+
+def _flags(args: argparse.Namespace) -> dict[str, str]:
+    """Library messages name parameters (`epochs=0`); here they are the flags (--epochs 0),
+    each option's name spelt with dashes."""
+    return {name: "--" + name.replace("_", "-") for name in vars(args) if name not in ("command", "name")}
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ def make_strategy(name: str) -> tf.distribute.Strategy | None:
     logical CPUs); `MultiWorkerMirroredStrategy` configured by `TF_CONFIG`. Make it before
     any other TensorFlow work: the multi-worker one has to be first."""
     if name not in STRATEGIES:
-        raise ProjectorExportError(f"--strategy {name}: choose one of {', '.join(STRATEGIES)}")
+        raise ProjectorExportError(f"`strategy={name}`: choose one of {', '.join(STRATEGIES)}")
     if name == "none":
         return None
     import tensorflow as tf

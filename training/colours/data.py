@@ -171,7 +171,7 @@ def make_pairs(colours: pd.DataFrame, n: int = 100_000) -> Pairs:
     of the pairs for the X11 colours.
     """
     if n < 1:
-        raise ProjectorExportError(f"the number of pairs is {n}; it must be at least 1")
+        raise ProjectorExportError(f"`pairs={n}`: make at least 1 pair")
     rgb = colours[["r", "g", "b"]].to_numpy() / 255
     first = np.random.RandomState(0).choice(len(colours), size=n, replace=True)
     second = np.random.RandomState(42).choice(len(colours), size=n, replace=True)

@@ -21,6 +21,7 @@ import tensorflow as tf
 
 from projector_export import Embedding, ExportResult, ProjectorExportError, export_embeddings
 from projector_export.callback import PROJECTOR_SUBFOLDER
+from projector_export.staging import RUN, check_target
 from training import plots
 from training.callbacks import (
     KnnAgreement,
@@ -94,9 +95,16 @@ def train_colours(
     """
     for size in dims:
         if size < 2:
-            raise ProjectorExportError(f"an embedding of {size} dimensions cannot be plotted; use at least 2")
+            raise ProjectorExportError(f"`dims={size}`: an embedding needs at least 2 dimensions to be plotted")
     if epochs < 1:
-        raise ProjectorExportError(f"{epochs} epochs: train for at least 1")
+        raise ProjectorExportError(f"`epochs={epochs}`: train for at least 1 epoch")
+    models = [
+        (size, unit, posixpath.join(logdir, f"colours-{size}d" + ("-normalised" if unit else "")))
+        for size in dict.fromkeys(dims)  # once each, in order
+        for unit in ((False, True) if normalise else (False,))
+    ]
+    for _, _, run_dir in models:  # a folder the export may not write is refused now, not after training
+        check_target(posixpath.join(run_dir, PROJECTOR_SUBFOLDER), RUN)
     colours = load_colours(data)
     training = make_pairs(colours, pairs)
     if verbose:
@@ -108,7 +116,7 @@ def train_colours(
         train_colour_model(
             colours,
             training,
-            run_dir=posixpath.join(logdir, f"colours-{size}d" + ("-normalised" if unit else "")),
+            run_dir=run_dir,
             dims=size,
             epochs=epochs,
             seed=DEFAULT_SEEDS.get(size, 0) if seed is None else seed,
@@ -116,8 +124,7 @@ def train_colours(
             learning_rate=learning_rate,
             verbose=verbose,
         )
-        for size in dict.fromkeys(dims)  # once each, in order
-        for unit in ((False, True) if normalise else (False,))
+        for size, unit, run_dir in models
     ]
 
 
