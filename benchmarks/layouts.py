@@ -5,7 +5,7 @@ Run from the repository root (needs `pip install -e ".[test,layouts]"` and Chrom
     python benchmarks/layouts.py                        # 100,000 x 64 clustered, then the IMDB stand-in
     python benchmarks/layouts.py --rows 20000 --skip-imdb
 
-For each data set it times `projector_export.layout` (umap-learn and openTSNE,
+For each data set it times `projector_export.reductions` (umap-learn and openTSNE,
 every point) and the page's own UMAP (on its sample of 5,000 points) and t-SNE
 (on its sample of 10,000), run in headless Chromium by clicking their tabs in
 the projector, as a person would; and measures for each the share of every
@@ -46,7 +46,7 @@ import numpy as np  # noqa: E402
 
 from clusters import clustered_matrix, knn_preservation  # noqa: E402
 from projector_export import Layout, export_embedding  # noqa: E402
-from projector_export.layout import compute_layout, projector_vectors  # noqa: E402
+from projector_export.reductions import compute_layout, projector_vectors  # noqa: E402
 
 K = 10
 _PROJECTOR = "document.querySelector('vz-projector-dashboard').shadowRoot.querySelector('vz-projector')"

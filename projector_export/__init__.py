@@ -2,7 +2,8 @@
 
 from projector_export.errors import ProjectorExportError
 from projector_export.export import Embedding, ExportedTensor, ExportResult, export_embedding, export_embeddings
-from projector_export.layout import Layout, LayoutResult, add_layout
+from projector_export.layout import LayoutResult, add_layout
+from projector_export.reductions import Layout
 from projector_export.metadata import escape_label, unescape_label
 from projector_export.neighbours import Neighbour, nearest_neighbours
 from projector_export.sprite import make_sprite

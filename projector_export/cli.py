@@ -190,7 +190,8 @@ def _neighbours(args: argparse.Namespace) -> int:
 
 
 def _layout(args: argparse.Namespace) -> int:
-    from projector_export.layout import Layout, add_layout
+    from projector_export.layout import add_layout
+    from projector_export.reductions import Layout
 
     settings = Layout(args.method, dims=args.dims, seed=args.seed, n_neighbors=args.neighbors,
                       min_dist=args.min_dist, perplexity=args.perplexity, metric=args.metric)

@@ -23,7 +23,8 @@ from projector_export.bookmarks import default_label_column, merge_states, origi
 from projector_export.checkpoint import checkpoint_number, name_of_key, write_checkpoint
 from projector_export.config import CONFIG_FILENAME, ConfigEntry, config_text, read_config
 from projector_export.errors import ProjectorExportError
-from projector_export.layout import Layout, as_layout, bookmarks_filename, layout_bookmark, require_libraries
+from projector_export.layout import as_layout, bookmarks_filename, layout_bookmark
+from projector_export.reductions import Layout, require_libraries
 from projector_export.metadata import MetadataTable, metadata_table, parse_metadata
 from projector_export.sprite import Sprite, make_sprite
 from projector_export.staging import RUN, staged_folder
@@ -264,7 +265,7 @@ def _new_layouts(prepared: list[_Prepared]) -> dict[str, dict[tuple[str, int], s
         label_column = default_label_column(header, rows)
         found[item.name] = {}
         for layout in item.layouts:
-            logger.info("computing a %d-D %s layout of %r", layout.dims, layout.method, item.name)
+            logger.debug("computing a %d-D %s layout of %r", layout.dims, layout.method, item.name)
             bookmark = layout_bookmark(item.vectors, layout)
             found[item.name][(layout.method, layout.dims)] = state_text(bookmark, label_column=label_column)
     return found

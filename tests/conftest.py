@@ -76,7 +76,7 @@ def free_ports(count: int = 1) -> list[int]:
 
 def require_layout_libraries():
     """Skip without umap-learn and openTSNE (the `layouts` extra), except in CI, where it is a failure."""
-    from projector_export.layout import installed
+    from projector_export.reductions import installed
 
     missing = [package for package, method in (("umap-learn", "umap"), ("openTSNE", "tsne")) if not installed(method)]
     if missing:

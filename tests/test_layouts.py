@@ -258,3 +258,25 @@ def test_validate_reports_bookmarks_the_projector_cannot_load(tmp_path):
                  projections=[dict(p, **{"tsne-0": 1.0, "tsne-1": 2.0}) for p in good[0]["projections"]])]
     report = report_for(tsne)
     assert "all good" in report and "the projector restarts t-SNE from its coordinates" in report
+
+
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+def test_nearest_rows_are_those_of_a_full_sort(metric):
+    from projector_export.neighbours import nearest_rows
+
+    points = np.random.default_rng(3).normal(size=(700, 12)).astype(np.float32)
+    points[5] = 0  # no direction: at cosine distance 1 from every other point
+    x = points.astype(np.float64)
+    if metric == "cosine":
+        unit = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-300)
+        full = 1 - unit @ unit.T
+    else:
+        full = np.sqrt(((x[:, None, :] - x[None, :, :]) ** 2).sum(-1))
+    np.fill_diagonal(full, -1)
+    indices, distances = nearest_rows(points, 8, metric, block_rows=300)  # blocks of 300, 300, 100
+    np.testing.assert_array_equal(indices[:, 0], np.arange(700))  # itself first, at distance 0
+    assert (distances[:, 0] == 0).all() and (np.diff(distances, axis=1) >= 0).all()
+    expected = np.argsort(full, axis=1, kind="stable")[:, :8]
+    np.testing.assert_allclose(distances[:, 1:], np.maximum(np.take_along_axis(full, expected, 1), 0)[:, 1:], atol=1e-5)
+    agree = (indices[:, 1:] == expected[:, 1:]).mean()
+    assert agree > 0.99  # float32 against float64: only near-ties may swap
