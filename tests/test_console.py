@@ -77,7 +77,9 @@ def test_training_into_a_file_prints_plain_lines_in_plain_words(ran, command):
     assert "(s)" not in printed
     if command[1] == "imdb":
         assert "tokenising 80 training reviews: 80 in " in printed and "tokenising 40 test reviews: 40 in " in printed
-        assert "(1 epoch, batch 10, " in printed and "after 1 epoch, " in printed and " on 1 replica\n" in printed
+        assert "(1 epoch, batch 10, " in printed and "with epoch 1 of 1 (" in printed and " on 1 replica\n" in printed
+        assert "8 of the training reviews held out to choose the epoch" in printed and "\ntest_accuracy " in printed
+        assert "\n  vocabulary: " in printed and " tokens in " in printed  # the build's line, once, when done
         assert "\n  projector:  logs/imdb/projector (2 tensors of " in printed
         assert "\n  vocabulary: logs/imdb-vocab300.subwords\n" in printed
     else:

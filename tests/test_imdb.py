@@ -30,13 +30,13 @@ import tensorflow_datasets as tfds
 from projector_export import ProjectorExportError, validate
 from projector_export.config import projector_order
 from projector_export.metadata import parse_metadata, unescape_label
-from conftest import free_ports
+from conftest import free_ports, require_layout_libraries
 from reviews import write_aclimdb
 from training.imdb import options as imdb_command
 from training.imdb.data import read_aclimdb
 from training.imdb.job import ImdbRun
 from training.imdb.model import EMBEDDING_DIM, build_model
-from training.imdb.pipeline import Tokens, bucket_widths, make_dataset
+from training.imdb.pipeline import Tokens, bucket_widths, hold_out, make_dataset
 
 ROOT = Path(__file__).resolve().parent.parent
 EPOCHS = 5
@@ -62,8 +62,11 @@ def aclimdb(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def trained(aclimdb, tmp_path_factory):
     logs = tmp_path_factory.mktemp("logs")
+    # These reviews are told apart by one word: at 10 times the default learning rate the
+    # model knows them within two epochs, and the held-out accuracy stays at its best.
     result, printed = train(
-        "--aclimdb", str(aclimdb), "--logdir", str(logs), "--epochs", str(EPOCHS), "--vocab-size", VOCAB_SIZE
+        "--aclimdb", str(aclimdb), "--logdir", str(logs), "--epochs", str(EPOCHS), "--vocab-size", VOCAB_SIZE,
+        "--learning-rate", "0.003",
     )
     return result, printed, logs
 
@@ -104,9 +107,10 @@ def test_the_run_opens_in_tensorboard_with_labels_that_line_up(trained, aclimdb,
         header, rows = parse_metadata(server.metadata("imdb/projector", entry["tensorName"]))
         assert header == ["token", "kind", "count", "sentiment"]
         assert len(rows) == rows_expected
+    # final: the epoch kept (the best val_accuracy), whose weights the model has again
     np.testing.assert_array_equal(vectors["final"], result.model.get_layer("embedding").get_weights()[0])
-    np.testing.assert_array_equal(vectors["final"], vectors[f"snapshot-epoch-{EPOCHS:02d}"])
-    assert not np.array_equal(vectors["snapshot-epoch-01"], vectors["final"])  # training moved the points
+    np.testing.assert_array_equal(vectors["final"], vectors[f"snapshot-epoch-{result.best_epoch:02d}"])
+    assert not np.array_equal(vectors["snapshot-epoch-01"], vectors[f"snapshot-epoch-{EPOCHS:02d}"])  # training moved the points
 
     _, rows = parse_metadata(server.metadata("imdb/projector", listed[0]["tensorName"]))
     token = [unescape_label(row[0]) for row in rows]
@@ -146,6 +150,99 @@ def test_the_run_opens_in_tensorboard_with_labels_that_line_up(trained, aclimdb,
     assert validate(str(logs)).ok
 
 
+def test_final_carries_a_umap_of_every_token_as_a_bookmark(trained, start_tensorboard):
+    require_layout_libraries()
+    result, printed, logs = trained
+    rows = result.vocab_size
+    assert f"bookmark:   a 3-D UMAP of all {rows:,} tokens of final" in printed
+    server = start_tensorboard(logs)
+    server.wait_for_runs({"imdb/projector"})
+    final, *snapshots = server.info("imdb/projector")["embeddings"]
+    (state,) = json.loads(server.get("bookmarks", run="imdb/projector", name=final["tensorName"]))
+    assert state["label"].startswith(f"UMAP (3-D) of all {rows:,} points")
+    assert state["selectedProjection"] == "umap" and len(state["projections"]) == rows
+    layout = np.array([[point[f"umap-{d}"] for d in range(3)] for point in state["projections"]])
+    assert np.isfinite(layout).all() and layout.std(axis=0).min() > 0
+    assert not any(snapshot.get("bookmarksPath") for snapshot in snapshots)  # the snapshots are not laid out
+
+
+def test_a_layout_whose_library_is_missing_is_refused_before_training(aclimdb, tmp_path, monkeypatch):
+    monkeypatch.setattr("training.imdb.job.installed", lambda method: False)
+    start = time.monotonic()
+    with pytest.raises(ProjectorExportError, match=r"`layout=tsne` needs a library that is not installed: pip install"):
+        train("--aclimdb", str(aclimdb), "--logdir", str(tmp_path / "logs"), "--layout", "tsne")
+    assert time.monotonic() - start < 5 and not (tmp_path / "logs").exists()
+    # by default a missing umap-learn only costs the bookmark, and says how to get it
+    _, printed = train("--aclimdb", str(aclimdb), "--logdir", str(tmp_path / "logs"), "--epochs", "1",
+                       "--vocab-size", VOCAB_SIZE, "--quiet")
+    assert 'no UMAP of every token in the projector\'s Bookmarks: pip install "projector-export[layouts]" adds one' in printed
+    assert "bookmark:" not in printed
+    assert "bookmarks_path" not in (tmp_path / "logs" / "imdb" / "projector" / "projector_config.pbtxt").read_text()
+
+
+def test_the_epoch_kept_is_the_best_on_held_out_reviews_and_exported_as_final(trained):
+    result, printed, logs = trained
+    accuracy = result.val_accuracy
+    # The held-out accuracy reaches its best early and stays there (see `trained`); the
+    # first of equal epochs is kept.
+    assert result.best_epoch == 1 + int(np.argmax(accuracy)) < EPOCHS
+    reader = tf.train.load_checkpoint(str(logs / "imdb" / "projector"))
+    final = reader.get_tensor("final")
+    np.testing.assert_array_equal(final, reader.get_tensor(f"snapshot-epoch-{result.best_epoch:02d}"))
+    np.testing.assert_array_equal(final, result.model.get_layer("embedding").get_weights()[0])
+    assert not np.array_equal(final, reader.get_tensor(f"snapshot-epoch-{EPOCHS:02d}"))  # not the last epoch
+    assert f"with epoch {result.best_epoch} of {EPOCHS}" in printed
+
+
+def test_patience_stops_when_held_out_accuracy_stops_improving(aclimdb, tmp_path):
+    logs = tmp_path / "logs"
+    # These reviews are told apart by one word: the held-out accuracy reaches 1 and stays.
+    result, printed = train(
+        "--aclimdb", str(aclimdb), "--logdir", str(logs), "--epochs", "30", "--vocab-size", VOCAB_SIZE,
+        "--learning-rate", "0.003", "--patience", "2", "--quiet", "--layout", "none",
+    )
+    epochs_run = len(EPOCH_LINE.findall(printed))
+    assert epochs_run == len(result.val_accuracy) == result.best_epoch + 2 < 30
+    assert f"stopped after epoch {epochs_run}" in printed
+    assert max(result.val_accuracy[result.best_epoch:]) <= result.val_accuracy[result.best_epoch - 1]
+    names = {name for name, _ in tf.train.list_variables(str(logs / "imdb" / "projector"))}
+    assert {f"snapshot-epoch-{e:02d}" for e in range(1, epochs_run + 1)} <= names
+    assert f"snapshot-epoch-{epochs_run + 1:02d}" not in names
+
+
+def test_the_held_out_reviews_are_seeded_and_apart_from_the_trained_ones():
+    count = 1000
+    # review r is the ids r+1, r+1: each review can be told by its ids
+    tokens = Tokens(np.repeat(np.arange(1, count + 1), 2).astype(np.int32), np.full(count, 2), np.arange(count) % 2)
+    trained, held = hold_out(tokens, 0.1, seed=3)
+    again_trained, again_held = hold_out(tokens, 0.1, seed=3)
+    _, other_held = hold_out(tokens, 0.1, seed=4)
+    reviews = lambda part: set(part.ids[::2].tolist())  # noqa: E731
+    assert len(held) == 100 and len(trained) == 900
+    assert reviews(held).isdisjoint(reviews(trained)) and reviews(held) | reviews(trained) == set(range(1, count + 1))
+    np.testing.assert_array_equal(held.ids, again_held.ids)
+    np.testing.assert_array_equal(trained.labels, again_trained.labels)
+    assert reviews(other_held) != reviews(held)
+    np.testing.assert_array_equal(held.labels, (held.ids[::2] - 1) % 2)  # labels go with their reviews
+
+
+def test_test_accuracy_is_scored_once_printed_and_logged(trained, aclimdb):
+    result, printed, logs = trained
+    assert re.search(rf"test_accuracy {result.test_accuracy:.4f}", printed)
+    # the test reviews scored here, one at a time, with the model as it was kept
+    encoder = encoder_of(result)
+    _, test = read_aclimdb(str(aclimdb))
+    logits = np.array([float(result.model(np.array([encoder.encode(text)], dtype=np.int32))[0, 0]) for text in test.texts])
+    assert result.test_accuracy == pytest.approx(np.mean((logits > 0) == (test.labels == 1)), abs=1e-6)
+    events = sorted((logs / "imdb" / "test").glob("events.out.tfevents*"))
+    logged = {
+        value.tag: (event.step, float(tf.make_ndarray(value.tensor)))
+        for path in events for event in tf.compat.v1.train.summary_iterator(str(path)) for value in event.summary.value
+    }
+    assert logged["test_accuracy"] == (result.best_epoch - 1, pytest.approx(result.test_accuracy, abs=1e-6))
+    assert "test_loss" in logged
+
+
 def test_keras_logs_scalars_and_histograms_beside_the_projector(trained):
     _, _, logs = trained
 
@@ -168,7 +265,8 @@ def test_mocked_tfds_trains_and_reuses_its_vocabulary(tmp_path):
     os.makedirs(builder.data_dir)
     builder.info.write_to_directory(builder.data_dir)
     logs = tmp_path / "logs"
-    args = ("--data-dir", str(data_dir), "--logdir", str(logs), "--epochs", "1", "--vocab-size", "300", "--quiet")
+    args = ("--data-dir", str(data_dir), "--logdir", str(logs), "--epochs", "1", "--vocab-size", "300", "--quiet",
+            "--layout", "none")
     with tfds.testing.mock_data(num_examples=40, data_dir=str(data_dir)):
         first, printed_first = train(*args)
         vocabulary = (logs / "imdb-vocab300.subwords").read_bytes()
@@ -202,7 +300,7 @@ def test_mirrored_strategy_over_two_cpus_trains_and_exports(aclimdb, tmp_path):
     logs = tmp_path / "logs"
     done = subprocess.run(
         [sys.executable, "-c", MIRRORED, "--aclimdb", str(aclimdb), "--logdir", str(logs),
-         "--epochs", "2", "--vocab-size", VOCAB_SIZE, "--strategy", "mirrored", "--quiet"],
+         "--epochs", "2", "--vocab-size", VOCAB_SIZE, "--strategy", "mirrored", "--quiet", "--layout", "none"],
         cwd=ROOT, capture_output=True, text=True, timeout=300,
     )
     assert done.returncode == 0, done.stderr[-3000:]
@@ -237,7 +335,8 @@ def test_multiworker_strategy_trains_across_two_workers(aclimdb, tmp_path):
         env = dict(os.environ, TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}))
         workers.append(subprocess.Popen(
             [sys.executable, "-c", WORKER, "--aclimdb", str(aclimdb), "--logdir", str(logs),
-             "--epochs", "2", "--vocab-size", VOCAB_SIZE, "--strategy", "multiworker", "--quiet"],
+             "--epochs", "2", "--vocab-size", VOCAB_SIZE, "--strategy", "multiworker", "--quiet",
+             "--layout", "pca"],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         ))
     try:
@@ -252,6 +351,7 @@ def test_multiworker_strategy_trains_across_two_workers(aclimdb, tmp_path):
     # Both workers trained the one model: the same metrics, epoch after epoch.
     assert EPOCH_LINE.findall(chief) == EPOCH_LINE.findall(other) and len(EPOCH_LINE.findall(chief)) == 2
     assert "not the chief" in other and "tensorboard --logdir" in chief
+    assert "bookmark:   a 3-D PCA" in chief and "bookmark" not in other  # the chief alone lays out
     report = validate(str(logs))
     assert report.ok and report.runs == ["imdb/projector"]
 
@@ -297,7 +397,7 @@ def test_batches_hold_every_review_once_padded_to_a_few_widths():
     lengths = rng.integers(1, 300, size=103)
     reviews = [rng.integers(1, 50, size=n).astype(np.int32) for n in lengths]
     tokens = Tokens(np.concatenate(reviews), lengths.astype(np.int64), (np.arange(103) % 2).astype(np.float32))
-    dataset = make_dataset(tokens, 10, shuffle=True, seed=0, window_batches=3)
+    dataset = make_dataset(tokens, 10, shuffle=True, seed=0, window_batches=5)  # windows of 50, 50 and 3 reviews
     expected = sorted((tuple(r.tolist()), float(label)) for r, label in zip(reviews, tokens.labels))
     orders = []
     for _ in range(2):
@@ -342,3 +442,59 @@ def test_padding_does_not_count_in_the_average():
     vectors = model.get_layer("embedding").embeddings.numpy()
     head = keras.Sequential([model.get_layer("hidden"), model.get_layer("logit")])
     np.testing.assert_allclose(model(padded), head(vectors[[5, 9, 12]].mean(axis=0, keepdims=True)), rtol=1e-5)
+
+
+def test_training_batches_hold_a_random_part_of_each_review():
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(1, 120, size=60)
+    # review r holds the ids 1000 r + 1, 1000 r + 2, ...: each kept id names its review and place
+    ids = np.concatenate([1000 * r + np.arange(1, n + 1) for r, n in enumerate(lengths)]).astype(np.int32)
+    tokens = Tokens(ids, lengths.astype(np.int64), (np.arange(60) % 2).astype(np.float32))
+
+    def parts(dataset):
+        seen = {}
+        for batch, labels in dataset:
+            assert batch.shape[1] in bucket_widths(120)
+            for row, label in zip(batch.numpy(), labels.numpy()):
+                kept = row[row != 0]
+                assert (row[len(kept):] == 0).all()  # the kept tokens first, then padding
+                review = int(kept[0]) // 1000
+                assert label == review % 2 and (kept // 1000 == review).all()
+                assert (np.diff(kept) > 0).all()  # in the review's order
+                seen[review] = tuple(kept.tolist())
+        return seen
+
+    dataset = make_dataset(tokens, 10, shuffle=True, seed=0, token_dropout=0.5)
+    first, second = parts(dataset), parts(dataset)
+    assert sorted(first) == list(range(60))  # every review, with at least one token
+    kept = sum(map(len, first.values())) / lengths.sum()
+    assert 0.4 < kept < 0.6
+    assert first != second  # other parts every epoch
+    assert parts(make_dataset(tokens, 10, shuffle=True, seed=0, token_dropout=0.5)) == first  # the seed's parts
+    whole = parts(make_dataset(tokens, 10))  # scoring: every token
+    assert all(len(whole[r]) == lengths[r] for r in range(60))
+
+
+@pytest.mark.parametrize(
+    ("argv", "flag_message", "parameter_message"),
+    [
+        (["--epochs", "0"], "--epochs 0: train for at least 1 epoch", "`epochs=0`"),
+        (["--token-dropout", "1"], "--token-dropout 1.0: use a share from 0", "`token_dropout=1.0`"),
+        (["--vocab-size", "10"], "--vocab-size 10: the vocabulary needs room", "`vocab_size=10`"),
+        (["--aclimdb", "no-such-archive"], "--aclimdb no-such-archive: no such file or folder", "`aclimdb=no-such-archive`"),
+    ],
+)
+def test_bad_options_are_refused_at_once_by_flag_on_the_command_line_and_by_parameter_in_python(
+    argv, flag_message, parameter_message, tmp_path, capsys
+):
+    from training import cli
+    from training.imdb.job import train_imdb
+
+    assert cli.main(["imdb", *argv, "--logdir", str(tmp_path / "logs")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"projector-train imdb: error: {flag_message}") and err.count("\n") == 1
+    parameters = {"epochs": int, "token_dropout": float, "vocab_size": int, "aclimdb": str}
+    name = argv[0][2:].replace("-", "_")
+    with pytest.raises(ProjectorExportError, match=re.escape(parameter_message)):
+        train_imdb(**{name: parameters[name](argv[1])}, logdir=str(tmp_path / "logs"))
+    assert not (tmp_path / "logs").exists()

@@ -30,7 +30,7 @@ def projector(tmp_path_factory, start_tensorboard, browser):
     from training.imdb.job import train_imdb
 
     aclimdb = write_aclimdb(tmp_path_factory.mktemp("reviews"), {"train": 100, "test": 20})
-    imdb = train_imdb(aclimdb=str(aclimdb), epochs=2, logdir=str(logs), vocab_size=400, verbose=0)
+    imdb = train_imdb(aclimdb=str(aclimdb), epochs=2, logdir=str(logs), vocab_size=400, verbose=0, layout="none")
     fit_with_projector_callback(logs / "keras-model", epochs=3)
     server = start_tensorboard(logs)
     server.wait_for_runs(

@@ -117,6 +117,19 @@ def fit(
     return model.history
 
 
+def evaluate(
+    model: keras.Model, data: tf.data.Dataset, *, strategy: tf.distribute.Strategy | None = None
+) -> dict[str, float]:
+    """The model's compiled loss and metrics over all of `data` (batches of known length), as
+    `model.evaluate(data, return_dict=True)` gives them, through the same `test_step` that
+    `fit` validates with (on every replica of `strategy`, if given)."""
+    batches = _DatasetBatches(data, strategy)
+    run_test = _runner(model.test_step, batches, strategy, jit_compile=False)
+    model.reset_metrics()
+    run_test(batches.steps)
+    return _metrics(model)
+
+
 def _batches(x, y, *, batch_size, shuffle, seed, strategy):
     if isinstance(x, tf.data.Dataset):
         if y is not None:

@@ -24,8 +24,9 @@ def plural(count: int, noun: str, nouns: str | None = None) -> str:
 class Progress:
     """One line that says what it counts: `tokenising 25,000 training reviews: 12,000`.
 
-    On a terminal the line is redrawn as `update` is called; elsewhere it is printed once,
-    by `done`, with the time taken. Silent when `show` is False.
+    On a terminal the line is redrawn as `update` (or `say`) is called; elsewhere it is
+    printed once, by `done`, with the time taken (and `done`'s result in place of the
+    total, if given). Silent when `show` is False.
 
     Example:
 
@@ -53,10 +54,16 @@ class Progress:
             self._redraw(f"{self.what}: {count:,} ({100 * count / max(self.total, 1):.0f}%)")
             self._drawn_at = now
 
-    def done(self) -> None:
+    def say(self, text: str) -> None:
+        """On a terminal, redraw the line as `what: text` (a step without a count)."""
+        if self.show and self.live:
+            self._redraw(f"{self.what}: {text}")
+            self._drawn_at = time.perf_counter()
+
+    def done(self, result: str | None = None) -> None:
         if not self.show:
             return
-        line = f"{self.what}: {self.total:,} in {time.perf_counter() - self.start:.0f} s"
+        line = f"{self.what}: {result or f'{self.total:,}'} in {time.perf_counter() - self.start:.0f} s"
         if self.live:
             self._redraw(line)
             line = ""

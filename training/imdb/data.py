@@ -61,7 +61,7 @@ def read_aclimdb(path: str) -> tuple[Reviews, Reviews]:
     found: dict[tuple[str, str], list[tuple[str, str]]] = {(s, l): [] for s in _SPLITS for l in _LABELS}
     if not tf.io.gfile.exists(path):
         raise ProjectorExportError(
-            f"--aclimdb {path}: no such file or folder; give aclImdb_v1.tar.gz or its extracted aclImdb/ folder"
+            f"`aclimdb={path}`: no such file or folder; give aclImdb_v1.tar.gz or its extracted aclImdb/ folder"
         )
     if tf.io.gfile.isdir(path):
         root = _aclimdb_root(path)
@@ -82,13 +82,13 @@ def read_aclimdb(path: str) -> tuple[Reviews, Reviews]:
                             found[split, label].append((name, text))
             except tarfile.TarError as error:
                 raise ProjectorExportError(
-                    f"--aclimdb {path}: not a readable tar archive ({error}); give aclImdb_v1.tar.gz "
+                    f"`aclimdb={path}`: not a readable tar archive ({error}); give aclImdb_v1.tar.gz "
                     "or its extracted aclImdb/ folder"
                 ) from None
     missing = [f"{split}/{label}" for (split, label), files in found.items() if not files]
     if missing:
         raise ProjectorExportError(
-            f"--aclimdb {path}: no reviews in {', '.join(missing)}; expected the archive's layout "
+            f"`aclimdb={path}`: no reviews in {', '.join(missing)}; expected the archive's layout "
             "aclImdb/train/pos/*.txt, train/neg, test/pos and test/neg"
         )
     splits = []
@@ -107,7 +107,7 @@ def _aclimdb_root(path: str) -> str:
         if all(tf.io.gfile.isdir(posixpath.join(root, split)) for split in _SPLITS):
             return root
     raise ProjectorExportError(
-        f"--aclimdb {path}: the folder has no train/ and test/ folders; give the extracted "
+        f"`aclimdb={path}`: the folder has no train/ and test/ folders; give the extracted "
         "aclImdb/ folder (aclImdb/train/pos/*.txt, ...) or aclImdb_v1.tar.gz"
     )
 

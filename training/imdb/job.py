@@ -1,12 +1,14 @@
-"""The IMDB job: reviews -> vocabulary -> batches -> model -> fit -> the projector run.
+"""The IMDB job: reviews -> vocabulary -> batches -> model -> fit -> test -> the projector run.
 
-`train_imdb` is what `projector-train imdb` runs. The run `LOGDIR/imdb` holds Keras's
-TensorBoard logs (`train/`, `validation/`: scalars and histograms) and the projector run
-`LOGDIR/imdb/projector`: `final` and one tensor per epoch, with one metadata row per
-embedding row (the padding row, every subword as the encoder shows it, the 256 byte
-tokens) and the columns `token`, `kind`, `count` and `sentiment` (the model's
-P(positive) for a review made of that token alone), so that nothing can shift a label
-onto the wrong point (tensorflow/tensorboard#3444).
+`train_imdb` is what `projector-train imdb` runs. A seeded share of the training reviews
+is held out to choose the epoch; the test reviews are scored once, at the end, with the
+weights of the epoch chosen. The run `LOGDIR/imdb` holds Keras's TensorBoard logs
+(`train/`, `validation/`: scalars and histograms), the test scores (`test/`) and the
+projector run `LOGDIR/imdb/projector`: `final` (the epoch chosen) and one tensor per
+epoch, with one metadata row per embedding row (the padding row, every subword as the
+encoder shows it, the 256 byte tokens) and the columns `token`, `kind`, `count` and
+`sentiment` (the model's P(positive) for a review made of that token alone), so that
+nothing can shift a label onto the wrong point (tensorflow/tensorboard#3444).
 """
 
 from __future__ import annotations
@@ -23,16 +25,33 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from projector_export import Embedding, ExportResult, ProjectorExportError, export_embeddings
+from projector_export import Embedding, ExportResult, Layout, ProjectorExportError, export_embeddings
+from projector_export.reductions import INSTALL, installed
 from projector_export.callback import PROJECTOR_SUBFOLDER
+from projector_export.staging import RUN, check_target
 from training.callbacks import EpochLine, ProgressBar, Snapshot, Snapshots, remove_earlier_logs, snapshot_name
 from training.progress import plural
-from training.imdb import DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_VOCAB_SIZE
+from training.imdb import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_EPOCHS,
+    DEFAULT_LEARNING_RATE,
+    DEFAULT_TOKEN_DROPOUT,
+    DEFAULT_VALIDATION_SPLIT,
+    DEFAULT_VOCAB_SIZE,
+)
 from training.imdb.data import load_reviews
 from training.imdb.model import build_model, compile_model, embedding_vectors, token_sentiment
-from training.imdb.pipeline import encode_reviews, make_dataset
-from training.imdb.vocabulary import SubwordTextEncoder, default_vocabulary, subword_encoder, token_labels, vocabulary_file
-from training.loop import fit
+from training.imdb.pipeline import encode_reviews, hold_out, make_dataset
+from training.imdb.encoding import FastEncoder
+from training.imdb.subwords import SubwordTextEncoder
+from training.imdb.vocabulary import (
+    check_vocab_size,
+    default_vocabulary,
+    subword_encoder,
+    token_labels,
+    vocabulary_file,
+)
+from training.loop import evaluate, fit
 from training.strategies import is_chief, make_strategy
 
 # Validation only scores: a bigger batch gives the same metrics in fewer steps.
@@ -50,11 +69,16 @@ class ImdbRun:
     projector_dir: str
     vocab_path: str
     vocab_size: int
-    val_accuracy: tuple[float, ...]
+    val_accuracy: tuple[float, ...]  # on the held-out training reviews, an epoch each
+    best_epoch: int  # the epoch of the best val_accuracy: the weights kept, exported as `final`
+    test_accuracy: float  # the test reviews, scored once, with the best epoch's weights
+    test_loss: float
+    held_out: int  # training reviews held out to choose the epoch
     replicas: int
     fit_seconds: float
     export: ExportResult | None
-    model: keras.Model
+    layouts: tuple[Layout, ...]  # of final, as its bookmarks
+    model: keras.Model  # with the best epoch's weights
 
 
 def train_imdb(
@@ -69,10 +93,19 @@ def train_imdb(
     strategy: str = "none",
     seed: int = 0,
     verbose: int = 1,
+    validation_split: float = DEFAULT_VALIDATION_SPLIT,
+    patience: int | None = None,
+    learning_rate: float = DEFAULT_LEARNING_RATE,
+    token_dropout: float = DEFAULT_TOKEN_DROPOUT,
+    layout: str | None = None,
 ) -> ImdbRun:
     """Train the IMDB subword model and export it as the run `LOGDIR/imdb`.
 
-    `val_accuracy` is printed after every epoch (see `training.callbacks.EpochLine`).
+    A seeded share of the training reviews is held out: its `val_accuracy` is printed
+    after every epoch (see `training.callbacks.EpochLine`), and the epoch where it is best
+    is the one kept: its weights are restored and its embedding is exported as `final`.
+    The test reviews are scored once, at the end, with those weights: `test_accuracy` is
+    printed, and logged as a TensorBoard scalar in `imdb/test/`.
 
     Args:
         epochs: passes over the training reviews.
@@ -86,14 +119,38 @@ def train_imdb(
         strategy: "none", "mirrored" or "multiworker" (see `training.strategies`).
         seed: starting weights and shuffles.
         verbose: 1 progress redrawn in place (for a terminal), 0 plain lines only.
+        validation_split: the share of the training reviews held out to choose the epoch.
+        patience: stop after this many epochs without a better val_accuracy (default:
+            train all `epochs`).
+        learning_rate: Adam's.
+        token_dropout: the share of each training review's tokens left out, drawn anew
+            every epoch (see `training.imdb.pipeline.make_dataset`).
+        layout: a layout of every token of `final` to add as a projector bookmark:
+            "umap", "tsne", "pca" or "none"; default "umap" when umap-learn is installed
+            (`pip install "projector-export[layouts]"`), else none.
 
     Returns:
         An `ImdbRun`; on a multi-worker run's other workers its `export` is None.
     """
     if epochs < 1:
-        raise ProjectorExportError(f"--epochs {epochs}: train for at least 1 epoch")
+        raise ProjectorExportError(f"`epochs={epochs}`: train for at least 1 epoch")
     if batch_size < 1:
-        raise ProjectorExportError(f"--batch-size {batch_size}: use at least 1 review a step")
+        raise ProjectorExportError(f"`batch_size={batch_size}`: use at least 1 review a step")
+    if not 0 < validation_split < 1:
+        raise ProjectorExportError(
+            f"`validation_split={validation_split}`: hold out a share between 0 and 1 of the training reviews, e.g. 0.1"
+        )
+    if not learning_rate > 0:
+        raise ProjectorExportError(f"`learning_rate={learning_rate}`: use a positive rate, e.g. 0.001")
+    if not 0 <= token_dropout < 1:
+        raise ProjectorExportError(f"`token_dropout={token_dropout}`: use a share from 0 (none) up to below 1, e.g. 0.5")
+    if patience is not None and patience < 1:
+        raise ProjectorExportError(f"`patience={patience}`: wait at least 1 epoch for a better val_accuracy")
+    if vocab is None:
+        check_vocab_size(vocab_size)
+    layouts = final_layouts(layout)  # before the minutes of training: a missing library is said at once
+    run_dir = posixpath.join(os.fspath(logdir), "imdb")
+    check_target(posixpath.join(run_dir, PROJECTOR_SUBFOLDER), RUN)  # likewise a folder it may not write
     distribution = make_strategy(strategy)  # first: a multi-worker strategy must precede other TF work
     chief = is_chief(distribution)
     replicas = distribution.num_replicas_in_sync if distribution else 1
@@ -105,27 +162,44 @@ def train_imdb(
     train, test = load_reviews(aclimdb, data_dir)
     print(f"{len(train):,} training and {len(test):,} test reviews")
     vocab_path = vocabulary_file(vocab or default_vocabulary(logdir, vocab_size))
-    encoder = subword_encoder(vocab_path, train.texts, vocab_size, save=chief)
-    train_tokens = encode_reviews(encoder, train, "training", verbose=verbose)
-    test_tokens = encode_reviews(encoder, test, "test", verbose=verbose)
+    encoder = subword_encoder(vocab_path, train.texts, vocab_size, save=chief, live=verbose == 1)
+    fast = FastEncoder(encoder)  # one for both splits: each distinct token is split once
+    train_tokens = encode_reviews(fast, train, "training", verbose=verbose)
+    test_tokens = encode_reviews(fast, test, "test", verbose=verbose)
     counts = np.bincount(train_tokens.ids, minlength=encoder.vocab_size)
-    train_data = make_dataset(train_tokens, batch_size, shuffle=True, seed=seed)
+    # Choosing the epoch on the test reviews would be peeking: a held-out share of the
+    # training reviews chooses it, and the test reviews are scored once, at the end.
+    fit_tokens, held_out = hold_out(train_tokens, validation_split, seed)
+    print(
+        f"{len(held_out):,} of the training reviews held out to choose the epoch; "
+        f"the {len(test_tokens):,} test reviews are scored once, at the end"
+    )
+    train_data = make_dataset(fit_tokens, batch_size, shuffle=True, seed=seed, token_dropout=token_dropout)
+    validation_data = make_dataset(held_out, max(batch_size, VALIDATION_BATCH_SIZE))
     test_data = make_dataset(test_tokens, max(batch_size, VALIDATION_BATCH_SIZE))
 
     # model
     keras.utils.set_random_seed(seed)
     with distribution.scope() if distribution else contextlib.nullcontext():
         model = build_model(encoder.vocab_size)
-        compile_model(model)
+        compile_model(model, learning_rate)
 
     # fit
-    run_dir = posixpath.join(os.fspath(logdir), "imdb")
     write_dir = run_dir if chief else tempfile.mkdtemp(prefix="imdb-worker-")
-    remove_earlier_logs(write_dir)
+    remove_earlier_logs(write_dir, ("train", "validation", "test"))
     snapshots = Snapshots(
         embedding_vectors, metadata=lambda model: token_metadata(encoder, counts, token_sentiment(model))
     )
-    callbacks = [snapshots, EpochLine("val_accuracy"), keras.callbacks.TensorBoard(log_dir=write_dir, histogram_freq=1)]
+    # Keeps the best epoch's weights (restored at the end) and, with a patience, stops.
+    best = keras.callbacks.EarlyStopping(
+        monitor="val_accuracy", mode="max", patience=patience or epochs, restore_best_weights=True
+    )
+    callbacks = [
+        snapshots,
+        EpochLine("val_accuracy"),
+        keras.callbacks.TensorBoard(log_dir=write_dir, histogram_freq=1),
+        best,
+    ]
     if verbose == 1:
         callbacks.append(ProgressBar("step"))
     # Beside Keras's train/, not above it: see projector_export.ProjectorCallback.
@@ -140,7 +214,7 @@ def train_imdb(
         history = fit(
             model,
             train_data,
-            validation_data=test_data,
+            validation_data=validation_data,
             epochs=epochs,
             callbacks=callbacks,
             strategy=distribution,
@@ -149,16 +223,42 @@ def train_imdb(
     except KeyboardInterrupt:
         # Ctrl-C: keep the epochs done so far.
         if chief and snapshots.taken:
-            export = export_imdb(projector_dir, snapshots.taken, steps_per_epoch=steps_per_epoch, epochs=epochs)
+            export = export_imdb(
+                projector_dir, snapshots.taken, best_epoch(best), steps_per_epoch=steps_per_epoch, epochs=epochs
+            )
             print(
                 f"\ninterrupted after {plural(len(snapshots.taken), 'epoch')}: {projector_dir} holds the "
                 f"embedding so far ({plural(len(export.tensors), 'tensor')})"
             )
         raise
     fit_seconds = time.perf_counter() - start
+    chosen = best_epoch(best)
+    if best.stopped_epoch:
+        print(f"stopped after epoch {best.stopped_epoch + 1}: no better val_accuracy in the last {patience}")
+
+    # test, once, with the best epoch's weights (restored by `best`)
+    scores = evaluate(model, test_data, strategy=distribution)
+    print(
+        f"test_accuracy {scores['accuracy']:.4f}, test_loss {scores['loss']:.4f}: the {len(test_tokens):,} test "
+        f"reviews, with the weights of epoch {chosen} (the best val_accuracy, {best.best:.4f})",
+        flush=True,
+    )
+    if chief:
+        log_test_scores(write_dir, scores, chosen)
 
     # export
-    export = export_imdb(projector_dir, snapshots.taken, steps_per_epoch=steps_per_epoch, epochs=epochs)
+    if chief and layouts:
+        print(
+            f"laying out the {encoder.vocab_size:,} tokens of final ({layouts[0].method}) for the projector's Bookmarks",
+            flush=True,
+        )
+    start = time.perf_counter()
+    export = export_imdb(
+        projector_dir, snapshots.taken, chosen, steps_per_epoch=steps_per_epoch, epochs=epochs,
+        layouts=layouts if chief else (),
+    )
+    if chief and layouts:
+        print(f"exported in {time.perf_counter() - start:.0f} s", flush=True)
     if not chief:
         tf.io.gfile.rmtree(write_dir)
         export = None
@@ -168,9 +268,14 @@ def train_imdb(
         vocab_path=vocab_path,
         vocab_size=encoder.vocab_size,
         val_accuracy=tuple(float(value) for value in history.history["val_accuracy"]),
+        best_epoch=chosen,
+        test_accuracy=scores["accuracy"],
+        test_loss=scores["loss"],
+        held_out=len(held_out),
         replicas=replicas,
         fit_seconds=fit_seconds,
         export=export,
+        layouts=layouts,
         model=model,
     )
 
@@ -187,15 +292,55 @@ def token_metadata(
     return table
 
 
-def export_imdb(run_dir: str, snapshots: Sequence[Snapshot], *, steps_per_epoch: int, epochs: int) -> ExportResult:
+def final_layouts(layout: str | None) -> tuple[Layout, ...]:
+    """The layouts to compute for `final` (see `train_imdb`'s `layout`)."""
+    if layout is None:
+        if installed("umap"):
+            return (Layout("umap"),)
+        print(f"(no UMAP of every token in the projector's Bookmarks: {INSTALL} adds one)")
+        return ()
+    if layout == "none":
+        return ()
+    chosen = Layout(layout)
+    if not installed(layout):
+        raise ProjectorExportError(f"`layout={layout}` needs a library that is not installed: {INSTALL}")
+    return (chosen,)
+
+
+def best_epoch(best: keras.callbacks.EarlyStopping) -> int:
+    """The epoch (from 1) with the best val_accuracy so far: the first of equals."""
+    return best.best_epoch + 1
+
+
+def log_test_scores(run_dir: str, scores: dict[str, float], epoch: int) -> None:
+    """`test_accuracy` and `test_loss` as TensorBoard scalars in `RUN/test/`, beside Keras's
+    `train/` and `validation/`, at the step of the epoch whose weights were scored (Keras's
+    callback logs epoch `e` at step `e - 1`), so they sit on that epoch of the curves."""
+    writer = tf.summary.create_file_writer(posixpath.join(run_dir, "test"))
+    with writer.as_default():
+        for name in ("accuracy", "loss"):
+            tf.summary.scalar(f"test_{name}", scores[name], step=epoch - 1)
+    writer.close()
+
+
+def export_imdb(
+    run_dir: str,
+    snapshots: Sequence[Snapshot],
+    best: int,
+    *,
+    steps_per_epoch: int,
+    epochs: int,
+    layouts: Sequence[Layout] = (),
+) -> ExportResult:
     """Write the run's projector files from the epochs' snapshots (see `Snapshots`).
 
-    The run gets `final` (the last snapshot; it sorts first, so the projector opens it)
-    and one tensor an epoch, `snapshot-epoch-01` ..., each with the metadata of its
-    epoch: the sentiment by the model as it was then.
+    The run gets `final`, the embedding of epoch `best` (the one kept: it sorts first, so
+    the projector opens it), and one tensor an epoch, `snapshot-epoch-01` ..., each with
+    the metadata of its epoch: the sentiment by the model as it was then. `layouts` of
+    `final` are added as its bookmarks.
     """
-    last = snapshots[-1]
-    tensors = [Embedding(last.vectors, last.metadata, name="final")]
+    kept = snapshots[best - 1]
+    tensors = [Embedding(kept.vectors, kept.metadata, name="final", layouts=layouts)]
     tensors += [
         Embedding(snapshot.vectors, snapshot.metadata, name=snapshot_name(snapshot.step, steps_per_epoch, epochs))
         for snapshot in snapshots

@@ -10,13 +10,17 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from training.imdb import DEFAULT_LEARNING_RATE
+
 EMBEDDING_DIM = 16
 
 
 def build_model(vocab_size: int, embedding_dim: int = EMBEDDING_DIM) -> keras.Model:
     """The notebook's model, padding masked out of the average: Embedding -> average ->
     Dense(16, relu) -> Dense(1) (a logit). Call `keras.utils.set_random_seed` first for
-    repeatable starting weights, and build it inside a strategy's scope to distribute it."""
+    repeatable starting weights, and build it inside a strategy's scope to distribute it.
+    (The job trains it on parts of reviews: `training.imdb.pipeline.make_dataset`'s
+    `token_dropout`.)"""
     return keras.Sequential(
         [
             keras.Input(shape=(None,), dtype="int32"),
@@ -29,10 +33,10 @@ def build_model(vocab_size: int, embedding_dim: int = EMBEDDING_DIM) -> keras.Mo
     )
 
 
-def compile_model(model: keras.Model) -> None:
+def compile_model(model: keras.Model, learning_rate: float = DEFAULT_LEARNING_RATE) -> None:
     """Adam, binary cross-entropy on the logit, accuracy: as the notebook compiles it."""
     model.compile(
-        optimizer=keras.optimizers.Adam(),
+        optimizer=keras.optimizers.Adam(learning_rate),
         loss=keras.losses.BinaryCrossentropy(from_logits=True),
         # "accuracy" would threshold the logit at 0.5 (P > 0.62); a logit's boundary is 0.
         metrics=[keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0)],

@@ -9,8 +9,17 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
+from projector_export.reductions import METHOD_NAMES, METHODS
 from training.progress import interactive, plural
-from training.imdb import ACLIMDB_URL, DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_VOCAB_SIZE
+from training.imdb import (
+    ACLIMDB_URL,
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_EPOCHS,
+    DEFAULT_LEARNING_RATE,
+    DEFAULT_TOKEN_DROPOUT,
+    DEFAULT_VALIDATION_SPLIT,
+    DEFAULT_VOCAB_SIZE,
+)
 from training.strategies import STRATEGIES
 
 if TYPE_CHECKING:
@@ -29,6 +38,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--epochs", type=int, default=DEFAULT_EPOCHS, metavar="N",
         help="passes over the training reviews (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--learning-rate", type=float, default=DEFAULT_LEARNING_RATE, metavar="R",
+        help="Adam's learning rate (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--token-dropout", type=float, default=DEFAULT_TOKEN_DROPOUT, metavar="R",
+        help="share of each training review's tokens left out, drawn anew every epoch, against "
+        "overfitting; 0 for none, as the notebook (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--patience", type=int, default=None, metavar="N",
+        help="stop after N epochs without a better val_accuracy (default: train every epoch); "
+        "either way the best epoch is the one kept and exported as final",
+    )
+    parser.add_argument(
+        "--validation-split", type=float, default=DEFAULT_VALIDATION_SPLIT, metavar="F",
+        help="share of the training reviews held out to choose the epoch (default: %(default)s); "
+        "the test reviews are only scored, once, at the end",
     )
     parser.add_argument(
         "--batch-size", type=int, default=DEFAULT_BATCH_SIZE, metavar="N",
@@ -59,6 +87,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(default: %(default)s)",
     )
     parser.add_argument(
+        "--layout", choices=(*METHODS, "none"), default=None,
+        help="a layout of every token of final, in the projector's Bookmarks tray (default: umap when "
+        'umap-learn is installed: pip install "projector-export[layouts]"; none to skip)',
+    )
+    parser.add_argument(
         "--seed", type=int, default=0, metavar="S", help="starting weights and shuffles (default: %(default)s)"
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -79,11 +112,17 @@ def run(args: argparse.Namespace) -> ImdbRun:
         strategy=args.strategy,
         seed=args.seed,
         verbose=1 if interactive() and not args.quiet else 0,
+        validation_split=args.validation_split,
+        patience=args.patience,
+        learning_rate=args.learning_rate,
+        token_dropout=args.token_dropout,
+        layout=args.layout,
     )
     print()
     print(
-        f"{result.run_dir}: val_accuracy {result.val_accuracy[-1]:.4f} after "
-        f"{plural(len(result.val_accuracy), 'epoch')}, fit {result.fit_seconds:.0f} s on "
+        f"{result.run_dir}: test_accuracy {result.test_accuracy:.4f} with epoch {result.best_epoch} of "
+        f"{len(result.val_accuracy)} (val_accuracy {result.val_accuracy[result.best_epoch - 1]:.4f} on "
+        f"{plural(result.held_out, 'held-out review')}), fit {result.fit_seconds:.0f} s on "
         f"{plural(result.replicas, 'replica')}"
     )
     if result.export is None:
@@ -92,10 +131,15 @@ def run(args: argparse.Namespace) -> ImdbRun:
     rows, columns = result.export.shape
     print(
         f"  projector:  {result.projector_dir} ({plural(len(result.export.tensors), 'tensor')} of "
-        f"{rows:,} x {columns}: final and one per epoch)"
+        f"{rows:,} x {columns}: final, the embedding of epoch {result.best_epoch}, and one per epoch)"
     )
     print(f"  metadata:   token, kind, count, sentiment: <pad>, {plural(rows - 257, 'subword')}, 256 bytes")
-    print(f"  scalars:    {result.run_dir}/train, {result.run_dir}/validation")
+    for layout in result.layouts:
+        print(
+            f"  bookmark:   a {layout.dims}-D {METHOD_NAMES[layout.method]} of all {rows:,} tokens of final: "
+            "click it in the projector's Bookmarks tray"
+        )
+    print(f"  scalars:    {result.run_dir}/train, {result.run_dir}/validation, {result.run_dir}/test")
     print(f"  vocabulary: {result.vocab_path}")
     print(f"\nOpen them with:\n  tensorboard --logdir {args.logdir}")
     return result
