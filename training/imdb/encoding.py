@@ -10,6 +10,15 @@ import numpy as np
 from training.imdb.subwords import TOKEN_RE, UNDERSCORE_REPLACEMENT, tfds_token
 
 
+def slices(flat: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """`flat[starts[i] : starts[i] + lengths[i]]` for every i, end to end, in one gather."""
+    lengths = np.asarray(lengths, dtype=np.int64)
+    ends = np.cumsum(lengths)
+    # output position + (the slice's start in `flat` - its start in the output)
+    at = np.repeat(np.asarray(starts, dtype=np.int64) - (ends - lengths), lengths)
+    return flat[at + np.arange(len(at))]
+
+
 class FastEncoder:
     """Encode many texts with a `SubwordTextEncoder`, giving exactly its `encode`'s ids.
 
@@ -83,10 +92,9 @@ class FastEncoder:
         sizes = np.fromiter(map(len, token_ids), dtype=np.int64, count=len(token_ids))
         flat = np.fromiter(itertools.chain.from_iterable(token_ids), dtype=np.int64, count=int(sizes.sum()))
         offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-        # The ids of each token in turn: a gather of each token's slice of `flat`.
+        # The ids of each token in turn: each token's slice of `flat`.
         per_token = sizes[numbers]
-        at = np.repeat(offsets[numbers] - np.concatenate([[0], np.cumsum(per_token)[:-1]]), per_token)
-        ids = flat[at + np.arange(int(per_token.sum()))]
+        ids = slices(flat, offsets[numbers], per_token)
         token_ends = np.cumsum(per_token)
         done = 0  # tokens consumed
         for number, count in enumerate(counts):

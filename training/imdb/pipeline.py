@@ -17,7 +17,7 @@ import tensorflow as tf
 
 from training.progress import Progress, plural
 from training.imdb.data import Reviews
-from training.imdb.encoding import FastEncoder
+from training.imdb.encoding import FastEncoder, slices
 from training.imdb.subwords import SubwordTextEncoder
 
 logger = logging.getLogger(__name__)
@@ -42,10 +42,7 @@ class Tokens:
         """The reviews `rows`, in that order."""
         rows = np.asarray(rows, dtype=np.int64)
         lengths = self.lengths[rows]
-        # Each chosen review's ids, gathered at once: its start, then 0, 1, ... along it.
-        offsets = np.repeat(self.starts[rows] - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
-        ids = self.ids[offsets + np.arange(int(lengths.sum()))]
-        return Tokens(ids=ids, lengths=lengths, labels=self.labels[rows])
+        return Tokens(ids=slices(self.ids, self.starts[rows], lengths), lengths=lengths, labels=self.labels[rows])
 
 
 def encode_reviews(
