@@ -28,7 +28,7 @@ def name_of_key(key: str) -> str:
     return key.removesuffix(OBJECT_KEY_SUFFIX)
 
 
-def write_checkpoint(run_dir: str, tensors: dict[str, np.ndarray], number: int = 1) -> str:
+def write_checkpoint(stage, tensors: dict[str, np.ndarray], number: int = 1) -> str:
     """Save each array under its name as one checkpoint; return its path prefix.
 
     The `checkpoint` state file beside it names the prefix relatively, so the
@@ -41,22 +41,18 @@ def write_checkpoint(run_dir: str, tensors: dict[str, np.ndarray], number: int =
     """
     import tensorflow as tf
 
-    prefix = posixpath.join(run_dir, f"{CHECKPOINT_PREFIX}-{number}")
+    prefix = stage.join(f"{CHECKPOINT_PREFIX}-{number}")
     names = list(tensors)
     with tf.device("/cpu:0"):
         values = [_tensor_over(tensors[name]) for name in names]
         tf.raw_ops.SaveV2(prefix=prefix, tensor_names=names, shape_and_slices=[""] * len(names), tensors=values)
-    _write_checkpoint_state(run_dir, posixpath.basename(prefix))
+    stage.write(CHECKPOINT_STATE_FILENAME, checkpoint_state_text(posixpath.basename(prefix)))
     return prefix
 
 
-def _write_checkpoint_state(run_dir: str, relative_prefix: str) -> None:
+def checkpoint_state_text(relative_prefix: str) -> str:
     """The `checkpoint` file (a CheckpointState in protobuf text) naming the prefix relatively."""
-    import tensorflow as tf
-
-    text = f'model_checkpoint_path: "{relative_prefix}"\nall_model_checkpoint_paths: "{relative_prefix}"\n'
-    with tf.io.gfile.GFile(posixpath.join(run_dir, CHECKPOINT_STATE_FILENAME), "w") as f:
-        f.write(text)
+    return f'model_checkpoint_path: "{relative_prefix}"\nall_model_checkpoint_paths: "{relative_prefix}"\n'
 
 
 def checkpoint_number(run_dir: str) -> int:
@@ -85,21 +81,25 @@ def _tensor_over(array: np.ndarray):
 
 
 
-def renumber_checkpoint(run_dir: str, number: int) -> None:
-    """Give the run's latest checkpoint the number `number`: its files renamed, the state file rewritten.
+def renumber_checkpoint(stage, number: int) -> None:
+    """Give the latest checkpoint of the run being written in `stage` the number `number`: its
+    files renamed, the state file rewritten.
 
     A running TensorBoard re-reads a run's config only when its checkpoint path
     changes, so a run whose other files change gets a new number too.
     """
     import tensorflow as tf
 
-    latest = tf.train.latest_checkpoint(run_dir)
+    from projector_export.files import fs
+
+    latest = tf.train.latest_checkpoint(stage.path)
     if latest is None:
         return
     old_prefix, new_prefix = posixpath.basename(latest), f"{CHECKPOINT_PREFIX}-{number}"
     if old_prefix == new_prefix:
         return
-    for path in tf.io.gfile.glob(posixpath.join(run_dir, old_prefix + ".*")):
-        name = posixpath.basename(path)
-        tf.io.gfile.rename(path, posixpath.join(run_dir, new_prefix + name[len(old_prefix) :]))
-    _write_checkpoint_state(run_dir, new_prefix)
+    for name in fs.listdir(stage.path):
+        if name.startswith(old_prefix + "."):
+            fs.rename(stage.join(name), stage.join(new_prefix + name[len(old_prefix) :]))
+    stage.remove(CHECKPOINT_STATE_FILENAME)
+    stage.write(CHECKPOINT_STATE_FILENAME, checkpoint_state_text(new_prefix))

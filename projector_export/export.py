@@ -27,7 +27,7 @@ from projector_export.layout import as_layout, bookmarks_filename, layout_bookma
 from projector_export.reductions import Layout, require_libraries
 from projector_export.metadata import MetadataTable, metadata_table, parse_metadata
 from projector_export.sprite import Sprite, make_sprite
-from projector_export.staging import RUN, staged_folder
+from projector_export.files.staging import RUN, Stage, staged_folder
 
 logger = logging.getLogger(__name__)
 
@@ -171,15 +171,15 @@ def export_embeddings(run_dir: str, embeddings: Iterable[Embedding]) -> ExportRe
     prepared = _prepare(list(embeddings))
     layouts = _new_layouts(prepared)  # minutes, perhaps: before the run is locked
     with staged_folder(run_dir, RUN) as stage:
-        entries = _write_assets(stage.path, prepared)
+        entries = _write_assets(stage, prepared)
         bookmarks = _bookmarks(layouts, _old_bookmarks(stage, prepared))
-        entries = _write_bookmarks(stage.path, entries, bookmarks)
+        entries = _write_bookmarks(stage, entries, bookmarks)
         # Under the lock: every export of this run gets a higher number.
         number = checkpoint_number(stage.target) + 1
-        prefix = write_checkpoint(stage.path, {item.name: item.vectors for item in prepared}, number)
-        _write_text(posixpath.join(stage.path, CONFIG_FILENAME), config_text(entries))
+        prefix = write_checkpoint(stage, {item.name: item.vectors for item in prepared}, number)
+        stage.write(CONFIG_FILENAME, config_text(entries))
         # Last: from here TensorBoard lists the folder as a run.
-        _write_event_file(stage.path)
+        write_event_file(stage)
     run_dir = stage.target
 
     tensors = tuple(
@@ -276,7 +276,8 @@ def _old_bookmarks(stage, prepared: list[_Prepared]) -> dict[str, list[dict]]:
 
     Read under the export's lock, from inside the run folder only.
     """
-    from projector_export.files import inside, read_bytes
+    from projector_export.files.paths import inside
+    from projector_export.files.reading import read_bytes
     from projector_export.runs import Checkpoint
 
     run_dir = stage.target
@@ -321,13 +322,13 @@ def _bookmarks(new: dict[str, dict], old: dict[str, list[dict]]) -> dict[str, st
     return {name: merge_states(old.get(name, []), new.get(name, {})) for name in {*new, *old}}
 
 
-def _write_bookmarks(staging: str, entries: list[ConfigEntry], bookmarks: dict[str, str]) -> list[ConfigEntry]:
+def _write_bookmarks(stage: Stage, entries: list[ConfigEntry], bookmarks: dict[str, str]) -> list[ConfigEntry]:
     """Write each tensor's bookmarks file; return the config entries naming them."""
     written = []
     for entry in entries:
         if entry.tensor_name in bookmarks:
             filename = bookmarks_filename(entry.tensor_name)
-            _write_text(posixpath.join(staging, filename), bookmarks[entry.tensor_name])
+            stage.write(filename, bookmarks[entry.tensor_name])
             entry = dataclasses.replace(entry, bookmarks_path=filename)
         written.append(entry)
     return written
@@ -354,7 +355,7 @@ def _projector_shaped(matrix: np.ndarray, name: str) -> np.ndarray:
     return padded
 
 
-def _write_assets(staging: str, prepared: list[_Prepared]) -> list[ConfigEntry]:
+def _write_assets(stage: Stage, prepared: list[_Prepared]) -> list[ConfigEntry]:
     """Write metadata and sprites (each distinct one once); return config entries."""
     written: dict[bytes, str] = {}
     entries = []
@@ -362,10 +363,10 @@ def _write_assets(staging: str, prepared: list[_Prepared]) -> list[ConfigEntry]:
         metadata_path = sprite_path = None
         if item.metadata is not None:
             text = item.metadata.to_tsv().encode("utf-8")
-            metadata_path = _write_once(staging, f"{item.name}.metadata.tsv", text, written)
+            metadata_path = _write_once(stage, f"{item.name}.metadata.tsv", text, written)
         if item.sprite is not None:
             png = item.sprite.to_png()
-            sprite_path = _write_once(staging, f"{item.name}.sprite.png", png, written)
+            sprite_path = _write_once(stage, f"{item.name}.sprite.png", png, written)
         entries.append(
             ConfigEntry(
                 tensor_name=item.name,
@@ -377,29 +378,19 @@ def _write_assets(staging: str, prepared: list[_Prepared]) -> list[ConfigEntry]:
     return entries
 
 
-def _write_once(staging: str, filename: str, content: bytes, written: dict[bytes, str]) -> str:
+def _write_once(stage: Stage, filename: str, content: bytes, written: dict[bytes, str]) -> str:
     key = hashlib.sha256(content).digest()
     if key not in written:
-        _write_bytes(posixpath.join(staging, filename), content)
+        stage.write(filename, content)
         written[key] = filename
     return written[key]
 
 
-def _write_text(path: str, text: str) -> None:
-    _write_bytes(path, text.encode("utf-8"))
-
-
-def _write_bytes(path: str, content: bytes) -> None:
+def write_event_file(stage: Stage) -> None:
+    """An empty event file: without one `tensorboard --logdir PARENT` does not list the run."""
     import tensorflow as tf
 
-    with tf.io.gfile.GFile(path, "wb") as f:
-        f.write(content)
-
-
-def _write_event_file(run_dir: str) -> None:
-    import tensorflow as tf
-
-    writer = tf.summary.create_file_writer(run_dir)
+    writer = tf.summary.create_file_writer(stage.path)
     writer.flush()
     writer.close()
 

@@ -6,7 +6,7 @@ Used by `neighbours`, `tsv` and `validate`. Each broken run becomes a
 
 from __future__ import annotations
 
-import glob
+import fnmatch
 import os
 import posixpath
 from dataclasses import dataclass
@@ -17,7 +17,10 @@ from projector_export import checkpoint
 from projector_export.arrays import check_memory
 from projector_export.checkpoint import CHECKPOINT_STATE_FILENAME
 from projector_export.errors import REEXPORT, ProjectorExportError
-from projector_export.files import MAX_CONFIG_BYTES, file_size, inside, is_remote, read_bytes, read_text
+from projector_export.files import fs
+from projector_export.files.fs import is_remote
+from projector_export.files.paths import inside
+from projector_export.files.reading import MAX_CONFIG_BYTES, decode_utf8, file_size, read_bytes, read_text
 from projector_export.metadata import parse_metadata, unescape_label
 
 
@@ -123,10 +126,13 @@ def _state_prefix(run_dir: str, text: str) -> str:
 
 
 def _data_files(root: str, prefix: str) -> list[str]:
-    import tensorflow as tf
-
     pattern = prefix + ".data-*-of-*"
-    found = sorted(tf.io.gfile.glob(pattern) if is_remote(prefix) else glob.glob(glob.escape(prefix) + ".data-*-of-*"))
+    folder, base = posixpath.split(prefix)
+    try:
+        names = fs.listdir(folder)
+    except Exception:  # noqa: BLE001 - a missing folder (or URL) has no data files
+        names = []
+    found = [posixpath.join(folder, name) for name in names if fnmatch.fnmatchcase(name, base + ".data-*-of-*")]
     if not found:
         raise ProjectorExportError(
             f"{posixpath.dirname(prefix)}: the checkpoint has no data file ({posixpath.basename(pattern)}); {REEXPORT}"
@@ -152,12 +158,10 @@ def read_run_tensor(run_dir: str, tensor: str | None = None) -> RunTensor:
     Raises:
         ProjectorExportError: no such run or tensor, or a broken run, naming the file and the fix.
     """
-    import tensorflow as tf
-
     from projector_export.config import CONFIG_FILENAME, projector_order, read_config
 
     run_dir = str(run_dir).rstrip("/") or "/"
-    if not tf.io.gfile.exists(posixpath.join(run_dir, CONFIG_FILENAME)):
+    if not fs.exists(posixpath.join(run_dir, CONFIG_FILENAME)):
         raise ProjectorExportError(
             f"{run_dir}: not a projector run (no {CONFIG_FILENAME}); give a run folder written by "
             "projector-export, e.g. logs/colours-2d/projector"
@@ -228,8 +232,6 @@ def read_run_tensor(run_dir: str, tensor: str | None = None) -> RunTensor:
 
 
 def _check_metadata(run_dir: str, relative: str, data: bytes, rows: int) -> None:
-    from projector_export.files import decode_utf8
-
     text = decode_utf8(data, relative, f"{run_dir}: metadata file")
     _, points = parse_metadata(text)
     if len(points) != rows:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import posixpath
 
-from projector_export import folders, staging
+from projector_export.files import fs, staging
 from projector_export.checkpoint import CHECKPOINT_STATE_FILENAME, name_of_key
 from projector_export.checks import check_assets, check_shape, check_values, tensor_file_rows
 from projector_export.config import CONFIG_FILENAME, read_config
 from projector_export.errors import REEXPORT, ProjectorExportError
-from projector_export.files import inside, is_remote
+from projector_export.files.fs import is_remote
+from projector_export.files.paths import inside
 from projector_export.problems import Problem, ValidationReport
 from projector_export.runs import Checkpoint
 
@@ -40,19 +42,18 @@ def validate(logdir: str) -> ValidationReport:
     print(report)  # each problem with its run, tensor and fix
     ```
     """
-    import tensorflow as tf
-
     logdir = str(logdir).rstrip("/") or "/"
     report = ValidationReport(logdir=logdir)
-    if not tf.io.gfile.isdir(logdir):
-        what = "is a file, not a folder" if tf.io.gfile.exists(logdir) else "no such folder"
+    if not fs.is_folder(logdir) and not (fs.kind(logdir) == fs.LINK and os.path.isdir(logdir)):
+        what = "is a file, not a folder" if fs.exists(logdir) else "no such folder"
         report.problems.append(
             Problem(None, None, f"{logdir}: {what}", "pass the folder you give tensorboard --logdir, e.g. logs")
         )
         return report
-    for folder, subfolders, files in tf.io.gfile.walk(logdir):
-        subfolders[:] = sorted(name for name in subfolders if not _skipped(logdir, folder, name.rstrip("/"), report))
-        _check_leftovers(logdir, folder, [n.rstrip("/") for n in tf.io.gfile.listdir(folder)], report)
+    for folder, subfolders, others in fs.walk(logdir):
+        subfolders[:] = [name for name in subfolders if not _skipped(logdir, folder, name, report)]
+        _check_leftovers(logdir, folder, fs.listdir(folder), report)
+        files = [name for name, _ in others]
         if CONFIG_FILENAME not in files:
             continue
         run_dir = posixpath.dirname(posixpath.dirname(folder)) if folder.endswith(_PLUGIN_ASSETS) else folder
@@ -93,8 +94,6 @@ def _skipped(logdir: str, folder: str, name: str, report: ValidationReport) -> b
 
 def _check_leftovers(logdir: str, folder: str, names: list[str], report: ValidationReport) -> None:
     """Report what interrupted exports left beside their targets, truthfully: never call the only copy deletable."""
-    import tensorflow as tf
-
     targets = []
     for name in names:
         match = staging.LEFTOVER_RE.match(name)
@@ -111,7 +110,7 @@ def _check_leftovers(logdir: str, folder: str, names: list[str], report: Validat
         if staging.is_locked(folder, target):
             report.notes.append(f"{', '.join(leftovers)}: an export of {run} is writing them now")
             continue
-        target_exists = tf.io.gfile.exists(posixpath.join(folder, target))
+        target_exists = fs.exists(posixpath.join(folder, target))
         if not target_exists:
             restorable = staging.restorable(leftovers)
             if restorable is not None:
@@ -123,7 +122,7 @@ def _check_leftovers(logdir: str, folder: str, names: list[str], report: Validat
                 ))
                 leftovers.remove(restorable)
         for leftover in leftovers:
-            kept = folders.user_entries(leftover)
+            kept = staging.leftover_user_entries(leftover)
             if kept:
                 where = f"belong in {target} and are" if target_exists else "are"
                 report.problems.append(Problem(
@@ -140,14 +139,12 @@ def _check_leftovers(logdir: str, folder: str, names: list[str], report: Validat
 
 
 def _check_run(logdir: str, run: str, run_dir: str, config_dir: str, problems: list[Problem], notes: list[str]) -> None:
-    import tensorflow as tf
-
     try:
         config = read_config(config_dir)
     except ProjectorExportError as error:
         problems.append(_problem(run, None, error))
         return
-    run_files = tf.io.gfile.listdir(run_dir)
+    run_files = fs.listdir(run_dir)
     if run != "." and not any(name.startswith("events.out.tfevents") for name in run_files):
         problems.append(Problem(
             run, None,
@@ -170,8 +167,6 @@ def _check_run(logdir: str, run: str, run_dir: str, config_dir: str, problems: l
 
 def _open_checkpoint(logdir, run, run_dir, config, problems, notes) -> Checkpoint | None:
     """The checkpoint the projector would open: the config's, else the run folder's, else its parent's."""
-    import tensorflow as tf
-
     try:
         if config.model_checkpoint_path:
             prefix = config.model_checkpoint_path
@@ -184,7 +179,7 @@ def _open_checkpoint(logdir, run, run_dir, config, problems, notes) -> Checkpoin
         for folder in (run_dir, posixpath.dirname(run_dir)):
             if folder == posixpath.dirname(logdir):
                 break
-            if tf.io.gfile.exists(posixpath.join(folder, CHECKPOINT_STATE_FILENAME)):
+            if fs.exists(posixpath.join(folder, CHECKPOINT_STATE_FILENAME)):
                 return Checkpoint(folder, root=logdir)
     except ProjectorExportError as error:
         problems.append(_problem(run, None, error))

@@ -19,6 +19,7 @@ from conftest import require_layout_libraries
 from projector_export import Embedding, Layout, ProjectorExportError, add_layout, export_embedding, export_embeddings
 from projector_export import validate
 from projector_export.cli import main
+from projector_export.files.records import RECORD_FILENAME
 
 ROWS = 1200
 
@@ -56,7 +57,7 @@ def files_of(run) -> dict[str, bytes]:
     return {
         name.split("-", 1)[1].split(".", 1)[1] if name.startswith("embeddings.ckpt-") else name: (run / name).read_bytes()
         for name in os.listdir(run)
-        if name not in ("checkpoint", "projector_config.pbtxt") and not name.endswith(".bookmarks.json")
+        if name not in ("checkpoint", "projector_config.pbtxt", RECORD_FILENAME) and not name.endswith(".bookmarks.json")
     }
 
 
@@ -199,15 +200,15 @@ def test_bad_settings_are_refused_before_anything_is_written(tmp_path, capsys):
 def test_a_failed_layout_leaves_the_run_as_it_was(tmp_path, monkeypatch):
     export_embedding(tmp_path / "run", np.eye(6), name="final", layouts=["pca"])
     before = {name: (tmp_path / "run" / name).read_bytes() for name in os.listdir(tmp_path / "run")}
-    from projector_export import layout
+    from projector_export.files.staging import Stage
 
-    def broken_write(path, text):
-        if path.endswith(".bookmarks.json"):
+    def broken_write(stage, name, data):
+        if name.endswith(".bookmarks.json"):
             raise OSError(28, "No space left on device")
-        return original(path, text)
+        return original(stage, name, data)
 
-    original = layout._write_file
-    monkeypatch.setattr(layout, "_write_file", broken_write)
+    original = Stage.write
+    monkeypatch.setattr(Stage, "write", broken_write)
     with pytest.raises(OSError, match="No space left on device"):
         add_layout(str(tmp_path / "run"), Layout("pca", dims=2))
     after = {name: (tmp_path / "run" / name).read_bytes() for name in os.listdir(tmp_path / "run")}

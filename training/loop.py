@@ -96,23 +96,29 @@ def fit(
     model.stop_training = False
     logs: dict[str, float] = {}
     callback_list.on_train_begin()
-    for epoch in range(epochs):
-        callback_list.on_epoch_begin(epoch)
-        model.reset_metrics()
-        train.start_epoch(epoch)
-        for first in range(0, steps, per_call):
-            count = min(per_call, steps - first)
-            callback_list.on_train_batch_begin(first)
-            run_train(count)
-            logs = _metrics(model)
-            callback_list.on_train_batch_end(first + count - 1, logs)
-        if validation is not None:
+    try:
+        for epoch in range(epochs):
+            callback_list.on_epoch_begin(epoch)
             model.reset_metrics()
-            run_test(validation.steps)
-            logs = {**logs, **{f"val_{name}": value for name, value in _metrics(model).items()}}
-        callback_list.on_epoch_end(epoch, logs)
-        if model.stop_training:
-            break
+            train.start_epoch(epoch)
+            for first in range(0, steps, per_call):
+                count = min(per_call, steps - first)
+                callback_list.on_train_batch_begin(first)
+                run_train(count)
+                logs = _metrics(model)
+                callback_list.on_train_batch_end(first + count - 1, logs)
+            if validation is not None:
+                model.reset_metrics()
+                run_test(validation.steps)
+                logs = {**logs, **{f"val_{name}": value for name, value in _metrics(model).items()}}
+            callback_list.on_epoch_end(epoch, logs)
+            if model.stop_training:
+                break
+    except KeyboardInterrupt:
+        # Ctrl-C ends training as its end would: the callbacks close their logs (Keras's
+        # TensorBoard its event files) and restore what they keep, so what was trained is whole.
+        callback_list.on_train_end(logs)
+        raise
     callback_list.on_train_end(logs)
     return model.history
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import posixpath
+import shutil
 import tempfile
 import time
 from collections.abc import Sequence
@@ -28,8 +29,7 @@ import tensorflow as tf
 from projector_export import Embedding, ExportResult, Layout, ProjectorExportError, export_embeddings
 from projector_export.reductions import INSTALL, installed
 from projector_export.callback import PROJECTOR_SUBFOLDER
-from projector_export.staging import RUN, check_target
-from training.callbacks import EpochLine, ProgressBar, Snapshot, Snapshots, remove_earlier_logs, snapshot_name
+from training.callbacks import EpochLine, ProgressBar, Snapshot, Snapshots, snapshot_name
 from training.progress import plural
 from training.imdb import (
     DEFAULT_BATCH_SIZE,
@@ -52,6 +52,7 @@ from training.imdb.vocabulary import (
     vocabulary_file,
 )
 from training.loop import evaluate, fit
+from training.runs import CtrlC, check_run_folder, training_run
 from training.strategies import is_chief, make_strategy
 
 # Validation only scores: a bigger batch gives the same metrics in fewer steps.
@@ -150,7 +151,7 @@ def train_imdb(
         check_vocab_size(vocab_size)
     layouts = final_layouts(layout)  # before the minutes of training: a missing library is said at once
     run_dir = posixpath.join(os.fspath(logdir), "imdb")
-    check_target(posixpath.join(run_dir, PROJECTOR_SUBFOLDER), RUN)  # likewise a folder it may not write
+    check_run_folder(run_dir)  # likewise a folder the run may not replace
     distribution = make_strategy(strategy)  # first: a multi-worker strategy must precede other TF work
     chief = is_chief(distribution)
     replicas = distribution.num_replicas_in_sync if distribution else 1
@@ -184,9 +185,58 @@ def train_imdb(
         model = build_model(encoder.vocab_size)
         compile_model(model, learning_rate)
 
-    # fit
-    write_dir = run_dir if chief else tempfile.mkdtemp(prefix="imdb-worker-")
-    remove_earlier_logs(write_dir, ("train", "validation", "test"))
+    # fit, test and export, into the run folder as one unit (see training.runs)
+    with training_run(run_dir) if chief else _worker_folder() as stage:
+        result = _fit_test_export(
+            stage, model, encoder, counts, train_data, validation_data, test_data,
+            epochs=epochs, batch_size=batch_size, patience=patience, distribution=distribution, chief=chief,
+            layouts=layouts, verbose=verbose, test_reviews=len(test_tokens),
+        )
+    export, ctrl_c = result.export, result.ctrl_c
+    if ctrl_c.pressed:
+        print(
+            f"\ninterrupted after {plural(len(result.history.get('val_accuracy', [])), 'epoch')}: {run_dir} holds the "
+            f"model as trained so far"
+            + (f" ({plural(len(export.tensors), 'projector tensor')} and its logs)" if export else "")
+        )
+        raise KeyboardInterrupt
+    return ImdbRun(
+        run_dir=run_dir,
+        projector_dir=posixpath.join(run_dir, PROJECTOR_SUBFOLDER),
+        vocab_path=vocab_path,
+        vocab_size=encoder.vocab_size,
+        val_accuracy=tuple(float(value) for value in result.history["val_accuracy"]),
+        best_epoch=result.best_epoch,
+        test_accuracy=result.scores["accuracy"],
+        test_loss=result.scores["loss"],
+        held_out=len(held_out),
+        replicas=replicas,
+        fit_seconds=result.fit_seconds,
+        export=stage.final(export) if chief else None,
+        layouts=layouts,
+        model=model,
+    )
+
+
+@dataclass(frozen=True)
+class _Fitted:
+    history: dict
+    best_epoch: int
+    scores: dict | None
+    fit_seconds: float
+    export: ExportResult | None
+    ctrl_c: CtrlC
+
+
+def _fit_test_export(
+    stage, model, encoder, counts, train_data, validation_data, test_data, *,
+    epochs, batch_size, patience, distribution, chief, layouts, verbose, test_reviews,
+) -> _Fitted:
+    """Fit, choose the epoch, score the test reviews once and export, into `stage`.
+
+    Ctrl-C during the fit (after an epoch), the test scoring or the layout stops that step
+    and skips the optional ones left (see `training.runs`).
+    """
     snapshots = Snapshots(
         embedding_vectors, metadata=lambda model: token_metadata(encoder, counts, token_sentiment(model))
     )
@@ -197,87 +247,86 @@ def train_imdb(
     callbacks = [
         snapshots,
         EpochLine("val_accuracy"),
-        keras.callbacks.TensorBoard(log_dir=write_dir, histogram_freq=1),
+        keras.callbacks.TensorBoard(log_dir=stage.path, histogram_freq=1),
         best,
     ]
     if verbose == 1:
         callbacks.append(ProgressBar("step"))
-    # Beside Keras's train/, not above it: see projector_export.ProjectorCallback.
-    projector_dir = posixpath.join(write_dir, PROJECTOR_SUBFOLDER)
     steps_per_epoch = len(train_data)
     print(
         f"Training {model.name} ({plural(epochs, 'epoch')}, batch {batch_size}, {encoder.vocab_size:,} tokens) "
-        f"into {run_dir}"
+        f"into {stage.target}"
     )
+    ctrl_c = CtrlC()
     start = time.perf_counter()
-    try:
-        history = fit(
-            model,
-            train_data,
-            validation_data=validation_data,
-            epochs=epochs,
-            callbacks=callbacks,
-            strategy=distribution,
-            steps_per_call=STEPS_PER_CALL,
-        )
-    except KeyboardInterrupt:
-        # Ctrl-C: keep the epochs done so far.
-        if chief and snapshots.taken:
-            export = export_imdb(
-                projector_dir, snapshots.taken, best_epoch(best), steps_per_epoch=steps_per_epoch, epochs=epochs
-            )
-            print(
-                f"\ninterrupted after {plural(len(snapshots.taken), 'epoch')}: {projector_dir} holds the "
-                f"embedding so far ({plural(len(export.tensors), 'tensor')})"
-            )
-        raise
+    ctrl_c.run(
+        lambda: fit(
+            model, train_data, validation_data=validation_data, epochs=epochs, callbacks=callbacks,
+            strategy=distribution, steps_per_call=STEPS_PER_CALL,
+        ),
+        keep=lambda: bool(snapshots.taken),
+    )
     fit_seconds = time.perf_counter() - start
-    chosen = best_epoch(best)
+    chosen = best_epoch(best) if snapshots.taken else 0
     if best.stopped_epoch:
         print(f"stopped after epoch {best.stopped_epoch + 1}: no better val_accuracy in the last {patience}")
 
     # test, once, with the best epoch's weights (restored by `best`)
-    scores = evaluate(model, test_data, strategy=distribution)
-    print(
-        f"test_accuracy {scores['accuracy']:.4f}, test_loss {scores['loss']:.4f}: the {len(test_tokens):,} test "
-        f"reviews, with the weights of epoch {chosen} (the best val_accuracy, {best.best:.4f})",
-        flush=True,
-    )
-    if chief:
-        log_test_scores(write_dir, scores, chosen)
-
-    # export
-    if chief and layouts:
+    scores = ctrl_c.run(lambda: evaluate(model, test_data, strategy=distribution))
+    if scores is not None:
         print(
-            f"laying out the {encoder.vocab_size:,} tokens of final ({layouts[0].method}) for the projector's Bookmarks",
+            f"test_accuracy {scores['accuracy']:.4f}, test_loss {scores['loss']:.4f}: the {test_reviews:,} test "
+            f"reviews, with the weights of epoch {chosen} (the best val_accuracy, {best.best:.4f})",
             flush=True,
         )
-    start = time.perf_counter()
-    export = export_imdb(
-        projector_dir, snapshots.taken, chosen, steps_per_epoch=steps_per_epoch, epochs=epochs,
-        layouts=layouts if chief else (),
-    )
-    if chief and layouts:
-        print(f"exported in {time.perf_counter() - start:.0f} s", flush=True)
-    if not chief:
-        tf.io.gfile.rmtree(write_dir)
-        export = None
-    return ImdbRun(
-        run_dir=run_dir,
-        projector_dir=posixpath.join(run_dir, PROJECTOR_SUBFOLDER),
-        vocab_path=vocab_path,
-        vocab_size=encoder.vocab_size,
-        val_accuracy=tuple(float(value) for value in history.history["val_accuracy"]),
-        best_epoch=chosen,
-        test_accuracy=scores["accuracy"],
-        test_loss=scores["loss"],
-        held_out=len(held_out),
-        replicas=replicas,
-        fit_seconds=fit_seconds,
-        export=export,
-        layouts=layouts,
-        model=model,
-    )
+        if chief:
+            log_test_scores(stage, scores, chosen)
+
+    # export
+    export = None
+    if chief:
+        projector_dir = stage.join(PROJECTOR_SUBFOLDER)
+
+        def write(with_layouts):
+            return export_imdb(
+                projector_dir, snapshots.taken, chosen, steps_per_epoch=steps_per_epoch, epochs=epochs,
+                layouts=with_layouts,
+            )
+
+        if layouts and not ctrl_c.pressed:
+            print(
+                f"laying out the {encoder.vocab_size:,} tokens of final ({layouts[0].method}) for the projector's "
+                "Bookmarks",
+                flush=True,
+            )
+        start = time.perf_counter()
+        export = ctrl_c.run(lambda: write(layouts)) or write(())  # Ctrl-C in the layout: none
+        if layouts and not ctrl_c.pressed:
+            print(f"exported in {time.perf_counter() - start:.0f} s", flush=True)
+    return _Fitted(model.history.history, chosen, scores, fit_seconds, export, ctrl_c)
+
+
+@contextlib.contextmanager
+def _worker_folder():
+    """A multi-worker run's other workers write their logs into a folder of their own, then drop it."""
+    folder = tempfile.mkdtemp(prefix="imdb-worker-")
+    try:
+        yield _Scratch(folder)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class _Scratch:
+    """A worker's own temporary folder, used as a stage that is never swapped in."""
+
+    path: str
+
+    def join(self, name: str) -> str:
+        return posixpath.join(self.path, name)
+
+    def final(self, value):
+        return value
 
 
 def token_metadata(
@@ -312,11 +361,11 @@ def best_epoch(best: keras.callbacks.EarlyStopping) -> int:
     return best.best_epoch + 1
 
 
-def log_test_scores(run_dir: str, scores: dict[str, float], epoch: int) -> None:
+def log_test_scores(stage, scores: dict[str, float], epoch: int) -> None:
     """`test_accuracy` and `test_loss` as TensorBoard scalars in `RUN/test/`, beside Keras's
     `train/` and `validation/`, at the step of the epoch whose weights were scored (Keras's
     callback logs epoch `e` at step `e - 1`), so they sit on that epoch of the curves."""
-    writer = tf.summary.create_file_writer(posixpath.join(run_dir, "test"))
+    writer = tf.summary.create_file_writer(stage.join("test"))
     with writer.as_default():
         for name in ("accuracy", "loss"):
             tf.summary.scalar(f"test_{name}", scores[name], step=epoch - 1)
