@@ -272,7 +272,11 @@ def _fit_test_export(
         print(f"stopped after epoch {best.stopped_epoch + 1}: no better val_accuracy in the last {patience}")
 
     # test, once, with the best epoch's weights (restored by `best`)
-    scores = ctrl_c.run(lambda: evaluate(model, test_data, strategy=distribution))
+    def score():
+        print(f"scoring the {test_reviews:,} test reviews with the weights of epoch {chosen}", flush=True)
+        return evaluate(model, test_data, strategy=distribution)
+
+    scores = ctrl_c.run(score)
     if scores is not None:
         print(
             f"test_accuracy {scores['accuracy']:.4f}, test_loss {scores['loss']:.4f}: the {test_reviews:,} test "
@@ -288,21 +292,23 @@ def _fit_test_export(
         projector_dir = stage.join(PROJECTOR_SUBFOLDER)
 
         def write(with_layouts):
+            if with_layouts:
+                print(
+                    f"laying out the {encoder.vocab_size:,} tokens of final ({with_layouts[0].method}) for the "
+                    "projector's Bookmarks",
+                    flush=True,
+                )
             return export_imdb(
                 projector_dir, snapshots.taken, chosen, steps_per_epoch=steps_per_epoch, epochs=epochs,
                 layouts=with_layouts,
             )
 
-        if layouts and not ctrl_c.pressed:
-            print(
-                f"laying out the {encoder.vocab_size:,} tokens of final ({layouts[0].method}) for the projector's "
-                "Bookmarks",
-                flush=True,
-            )
         start = time.perf_counter()
-        export = ctrl_c.run(lambda: write(layouts)) or write(())  # Ctrl-C in the layout: none
-        if layouts and not ctrl_c.pressed:
+        export = ctrl_c.run(lambda: write(layouts)) if layouts else None
+        if export is not None:
             print(f"exported in {time.perf_counter() - start:.0f} s", flush=True)
+        else:  # no layout asked for, or Ctrl-C during it: the run without one
+            export = write(())
     return _Fitted(model.history.history, chosen, scores, fit_seconds, export, ctrl_c)
 
 
