@@ -31,9 +31,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import BinaryIO
 
-import google_crc32c
 import numpy as np
 
+from projector_export import _crc32c
 from projector_export.arrays import check_memory
 from projector_export.errors import REEXPORT, ProjectorExportError
 
@@ -50,7 +50,6 @@ _NO_COMPRESSION, _SNAPPY = 0, 1
 
 _BUNDLE_VERSION = 1  # kTensorBundleVersion: what this code writes and the newest it reads
 _MAX_RANK = 254  # TensorShape::MaxDimensions
-_CHUNK = 1 << 20  # crc32c and copies go this many bytes at a time, in cache
 
 # TensorFlow's DataType enum (types.proto) for the dtypes numpy holds, by numpy's kind and item size.
 _DTYPE_ENUMS = {
@@ -148,8 +147,8 @@ def write_bundle(data_file: BinaryIO, tensors: Mapping[str, np.ndarray]) -> byte
         crc = 0
         for chunk in _little_endian_chunks(array):
             data_file.write(chunk)
-            crc = google_crc32c.extend(crc, chunk)
-        entries[encoded] = _entry_bytes(enum, array.shape, offset, array.nbytes, _mask(crc))
+            crc = _crc32c.extend(crc, chunk)
+        entries[encoded] = _entry_bytes(enum, array.shape, offset, array.nbytes, _crc32c.mask(crc))
         offset += array.nbytes
     header = _field_varint(1, 1) + _field_bytes(3, _field_varint(1, _BUNDLE_VERSION))  # little endian: 0, omitted
     return _table_bytes([(HEADER_KEY, header)] + sorted(entries.items()))
@@ -158,7 +157,7 @@ def write_bundle(data_file: BinaryIO, tensors: Mapping[str, np.ndarray]) -> byte
 def _dtype_enum(dtype: np.dtype, key: str) -> int:
     if (dtype.kind, dtype.itemsize) in _DTYPE_ENUMS:
         return _DTYPE_ENUMS[dtype.kind, dtype.itemsize]
-    if _bfloat16() is not None and dtype == _bfloat16():
+    if dtype.name == "bfloat16":  # ml_dtypes' (its array exists, so ml_dtypes is imported)
         return _BFLOAT16
     raise ProjectorExportError(
         f"tensor {key!r} has dtype {dtype}, which a checkpoint cannot hold; convert it to float32"
@@ -166,13 +165,13 @@ def _dtype_enum(dtype: np.dtype, key: str) -> int:
 
 
 def _little_endian_chunks(array: np.ndarray):
-    """The array's bytes in C order, little endian, as chunks of about `_CHUNK` bytes, none copied whole."""
+    """The array's bytes in C order, little endian, as chunks of about a megabyte, none copied whole."""
     if array.size == 0:
         return
     if array.ndim == 0 or array.flags.c_contiguous:
-        parts, step = array.reshape(-1), max(1, _CHUNK // array.itemsize)
+        parts, step = array.reshape(-1), max(1, _crc32c.CHUNK // array.itemsize)
     else:  # strided: a few rows at a time made contiguous
-        parts, step = array, max(1, _CHUNK // max(1, array[0].nbytes))
+        parts, step = array, max(1, _crc32c.CHUNK // max(1, array[0].nbytes))
     for start in range(0, len(parts), step):
         chunk = parts[start : start + step]
         if chunk.dtype.byteorder == ">":
@@ -281,7 +280,7 @@ def _short_successor(key: bytes) -> bytes:
 
 def _block_trailer(contents: bytes) -> bytes:
     kind = bytes([_NO_COMPRESSION])
-    return kind + struct.pack("<I", _mask(google_crc32c.extend(google_crc32c.value(contents), kind)))
+    return kind + struct.pack("<I", _crc32c.masked(contents + kind))
 
 
 # -- reading -----------------------------------------------------------------------------------
@@ -361,12 +360,12 @@ def read_tensor(data_file: str | os.PathLike | BinaryIO, entry: BundleEntry, nam
     buffer = memoryview(array.reshape(-1).view(np.uint8))
     data_file.seek(entry.offset)
     crc = 0
-    for start in range(0, entry.size, _CHUNK):
-        chunk = buffer[start : start + _CHUNK]
+    for start in range(0, entry.size, _crc32c.CHUNK):
+        chunk = buffer[start : start + _crc32c.CHUNK]
         if data_file.readinto(chunk) != len(chunk):
             raise ProjectorExportError(f"the checkpoint data file {name} is truncated while reading {what}; {REEXPORT}")
-        crc = google_crc32c.extend(crc, bytes(chunk))  # google_crc32c takes only bytes
-    if _mask(crc) != entry.crc32c:
+        crc = _crc32c.extend(crc, bytes(chunk))  # google_crc32c takes only bytes
+    if _crc32c.mask(crc) != entry.crc32c:
         raise ProjectorExportError(f"{what}: its data in {name} fails its crc32c check (the file is damaged); {REEXPORT}")
     return array.byteswap(inplace=True) if entry.big_endian else array
 
@@ -416,7 +415,7 @@ class _IndexReader:
             raise self.corrupt(f"a block at byte {offset:,} runs past the end of the file")
         contents = self.data[offset : offset + size + 1]
         (stored,) = struct.unpack_from("<I", self.data, offset + size + 1)
-        if _mask(google_crc32c.value(bytes(contents))) != stored:
+        if _crc32c.masked(bytes(contents)) != stored:
             raise self.corrupt(f"block crc mismatch in the block at byte {offset:,}")
         if contents[size] != _NO_COMPRESSION:
             kind = "snappy-compressed" if contents[size] == _SNAPPY else f"of unknown type {contents[size]}"
@@ -572,11 +571,6 @@ def _parse_shape(value: memoryview, key: str, reader: _IndexReader) -> tuple[int
 
 
 # -- shared ------------------------------------------------------------------------------------
-
-
-def _mask(crc: int) -> int:
-    """crc32c's masking (crc32c::Mask), so that a crc of bytes holding crcs is not trivial."""
-    return ((((crc >> 15) | (crc << 17)) & 0xFFFFFFFF) + 0xA282EAD8) & 0xFFFFFFFF
 
 
 def _varint(value: int) -> bytes:
