@@ -254,11 +254,12 @@ def one_line_error(call) -> str:
     return message
 
 
-def test_a_truncated_data_file_names_both_sizes(small_checkpoint):
+@pytest.mark.parametrize("kept, have", [(-1, "1,919"), (0, "0")], ids=["last byte cut", "empty"])
+def test_a_truncated_data_file_names_both_sizes(small_checkpoint, kept, have):
     prefix, _ = small_checkpoint
-    rewrite(data_filename(prefix), lambda data: data[:-1])
+    rewrite(data_filename(prefix), lambda data: data[:kept])
     message = one_line_error(lambda: read_ours(prefix))
-    assert f"the checkpoint data file {data_filename(prefix)} is truncated (1,919 bytes where its index needs 1,920)" in message
+    assert f"the checkpoint data file {data_filename(prefix)} is truncated ({have} bytes where its index needs 1,920)" in message
     assert message.endswith("export the run again with projector_export.export_embedding(s) or `projector-export export`")
 
 
