@@ -136,31 +136,38 @@ def write_bundle(data_file: BinaryIO, tensors: Mapping[str, np.ndarray]) -> byte
         with open("run/embeddings.ckpt-1.data-00000-of-00001", "wb") as data:
             index = write_bundle(data, {"final": np.eye(3, dtype=np.float32)})
     """
+    checked = [(_encoded_key(key), np.asarray(array)) for key, array in tensors.items()]
+    enums = [_dtype_enum(array.dtype, key) for (key, array) in checked]  # all refused before any is written
     entries = {}
     offset = 0
-    for key, array in tensors.items():
-        encoded = key.encode("utf-8")
-        if encoded == HEADER_KEY:
-            raise ProjectorExportError("a checkpoint key cannot be empty; name the tensor")
-        array = np.asarray(array)
-        enum = _dtype_enum(array.dtype, key)
+    for (key, array), enum in zip(checked, enums):
         crc = 0
         for chunk in _little_endian_chunks(array):
             data_file.write(chunk)
             crc = _crc32c.extend(crc, chunk)
-        entries[encoded] = _entry_bytes(enum, array.shape, offset, array.nbytes, _crc32c.mask(crc))
+        entries[key] = _entry_bytes(enum, array.shape, offset, array.nbytes, _crc32c.mask(crc))
         offset += array.nbytes
     header = _field_varint(1, 1) + _field_bytes(3, _field_varint(1, _BUNDLE_VERSION))  # little endian: 0, omitted
     return _table_bytes([(HEADER_KEY, header)] + sorted(entries.items()))
 
 
-def _dtype_enum(dtype: np.dtype, key: str) -> int:
+def _encoded_key(key: str) -> bytes:
+    try:
+        encoded = key.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ProjectorExportError(f"the checkpoint key {key!r} is not valid Unicode; name the tensor anew") from None
+    if encoded == HEADER_KEY:
+        raise ProjectorExportError("a checkpoint key cannot be empty; name the tensor")
+    return encoded
+
+
+def _dtype_enum(dtype: np.dtype, key: bytes) -> int:
     if (dtype.kind, dtype.itemsize) in _DTYPE_ENUMS:
         return _DTYPE_ENUMS[dtype.kind, dtype.itemsize]
     if dtype.name == "bfloat16":  # ml_dtypes' (its array exists, so ml_dtypes is imported)
         return _BFLOAT16
     raise ProjectorExportError(
-        f"tensor {key!r} has dtype {dtype}, which a checkpoint cannot hold; convert it to float32"
+        f"tensor {key.decode()!r} has dtype {dtype}, which a checkpoint cannot hold; convert it to float32"
     )
 
 
@@ -362,8 +369,12 @@ def read_tensor(data_file: str | os.PathLike | BinaryIO, entry: BundleEntry, nam
     crc = 0
     for start in range(0, entry.size, _crc32c.CHUNK):
         chunk = buffer[start : start + _crc32c.CHUNK]
-        if data_file.readinto(chunk) != len(chunk):
-            raise ProjectorExportError(f"the checkpoint data file {name} is truncated while reading {what}; {REEXPORT}")
+        filled = 0
+        while filled < len(chunk):  # a raw file may return less than asked
+            count = data_file.readinto(chunk[filled:])
+            if not count:
+                raise ProjectorExportError(f"the checkpoint data file {name} is truncated within {what}; {REEXPORT}")
+            filled += count
         crc = _crc32c.extend(crc, bytes(chunk))  # google_crc32c takes only bytes
     if _crc32c.mask(crc) != entry.crc32c:
         raise ProjectorExportError(f"{what}: its data in {name} fails its crc32c check (the file is damaged); {REEXPORT}")

@@ -169,6 +169,24 @@ def test_strided_and_big_endian_arrays_are_written_as_their_values(tmp_path):
     assert_same_bits(ours["big_endian"], matrix)
 
 
+def test_tensors_read_from_open_files_of_any_kind(small_checkpoint):
+    prefix, tensors = small_checkpoint
+    with open(prefix + ".index", "rb") as f:
+        entries = parse_index(f.read()).entries
+    with open(data_filename(prefix), "rb", buffering=0) as raw, open(data_filename(prefix), "rb") as buffered:
+        in_memory = io.BytesIO(buffered.read())
+        for data in (raw, buffered, in_memory):
+            for key, array in tensors.items():
+                assert_same_bits(read_tensor(data, entries[key]), array)
+
+
+def test_arrays_a_checkpoint_cannot_hold_are_refused_before_anything_is_written():
+    data = io.BytesIO()
+    message = one_line_error(lambda: write_bundle(data, {"final": np.zeros(3, np.float32), "labels": np.array(["a"])}))
+    assert message == "tensor 'labels' has dtype <U1, which a checkpoint cannot hold; convert it to float32"
+    assert data.getvalue() == b""
+
+
 def compare_with_tensorflow(prefix: str) -> dict:
     """Our index lists what TensorFlow's reader lists, and our numbers are its numbers; returns our entries."""
     with open(prefix + ".index", "rb") as f:
