@@ -28,7 +28,7 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 SHAPES = [(10_000, 100), (8_185, 16), (500_000, 100)]  # 8,185 x 16: the IMDB example's embedding
 KEY = "final"
@@ -72,7 +72,12 @@ def main(argv: list[str] | None = None) -> int:
 
     import tensorflow as tf
 
-    from projector_export.tensor_bundle import data_filename, parse_index, read_tensor, write_bundle
+    from projector_export.tensor_bundle import (
+        data_filename,
+        parse_index,
+        read_tensor,
+        write_bundle,
+    )
 
     def ours_write(prefix, vectors):
         with open(data_filename(prefix), "wb") as data:
@@ -101,8 +106,8 @@ def main(argv: list[str] | None = None) -> int:
             vectors = np.random.default_rng(0).standard_normal(shape, dtype=np.float32)
             ours, theirs = os.path.join(workdir, "ours"), os.path.join(workdir, "theirs")
             timings = {
-                "write": (_best(args.repeats, lambda: tf_write(theirs, vectors)), _best(args.repeats, lambda: ours_write(ours, vectors))),
-                "read": (_best(args.repeats, lambda: tf_read(theirs)), _best(args.repeats, lambda: ours_read(ours))),
+                "write": (_best(args.repeats, tf_write, theirs, vectors), _best(args.repeats, ours_write, ours, vectors)),
+                "read": (_best(args.repeats, tf_read, theirs), _best(args.repeats, ours_read, ours)),
             }
             for suffix in (".index", ".data-00000-of-00001"):
                 assert filecmp.cmp(ours + suffix, theirs + suffix, shallow=False), f"the {suffix} files differ"
@@ -128,22 +133,23 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _best(repeats: int, work) -> float:
+def _best(repeats: int, work, *args) -> float:
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        work()
+        work(*args)
         times.append(time.perf_counter() - start)
     return min(times)
 
 
 def _best_process(repeats: int, script: str, *args: str) -> float:
-    def run():
-        done = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True)
-        if done.returncode:
-            raise SystemExit(f"the timed child process failed:\n{done.stderr}")
+    return _best(repeats, _run_child, script, *args)
 
-    return _best(repeats, run)
+
+def _run_child(script: str, *args: str) -> None:
+    done = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, check=False)
+    if done.returncode:
+        raise SystemExit(f"the timed child process failed:\n{done.stderr}")
 
 
 if __name__ == "__main__":

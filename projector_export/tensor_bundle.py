@@ -24,6 +24,7 @@ Example:
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import os
 import struct
@@ -415,7 +416,7 @@ class _IndexReader:
                 raise self.corrupt("its index block lists data blocks out of order")
             end = offset + size + _BLOCK_TRAILER
             items.extend(self.entries(self.block(offset, size)))
-        for (before, _), (after, _) in zip(items, items[1:]):
+        for (before, _), (after, _) in itertools.pairwise(items):
             if after <= before:
                 raise self.corrupt(f"its keys are out of order at {after.decode('utf-8', 'replace')!r}")
         return items
