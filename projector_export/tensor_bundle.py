@@ -294,18 +294,18 @@ def _block_trailer(contents: bytes) -> bytes:
 # -- reading -----------------------------------------------------------------------------------
 
 
-def parse_index(data: bytes, name: str = "the checkpoint index") -> BundleIndex:
+def parse_index(data: bytes, name: str = "") -> BundleIndex:
     """The header and entries of a checkpoint's `.index` file, every block's crc checked.
 
     Work and memory are bounded by `len(data)`, whatever the bytes hold.
 
     Args:
         data: the whole `.index` file.
-        name: how messages name the file (its path, or the run and file name).
+        name: how messages name the file (its path, or the run and file name); none by default.
 
     Raises:
-        ProjectorExportError: the bytes are not an index, fail a crc, or declare
-            impossible shapes, shards or versions; or the checkpoint is newer than this reader.
+        ProjectorExportError: the bytes are not an index, fail a crc, or declare impossible
+            shapes, sizes, shards or versions; or the checkpoint is newer than this reader.
 
     Example:
         index = parse_index(open("run/embeddings.ckpt-1.index", "rb").read(), "embeddings.ckpt-1.index")
@@ -346,21 +346,20 @@ def read_tensor(data_file: str | os.PathLike | BinaryIO, entry: BundleEntry, nam
     if not hasattr(data_file, "readinto"):
         with open(data_file, "rb") as f:
             return read_tensor(f, entry, os.fspath(data_file) if name is None else name)
-    name = name if name is not None else str(getattr(data_file, "name", "checkpoint data"))
+    file = _named("the checkpoint data file", name if name is not None else str(getattr(data_file, "name", "")))
     what = f"tensor {entry.key!r}"
     if entry.sliced:
         raise ProjectorExportError(f"{what} is saved in slices (a partitioned variable), which this reader cannot join")
+    if entry.dtype is None and entry.dtype_name == "bfloat16":
+        raise ProjectorExportError(f"{what} is bfloat16, which numpy reads with the ml_dtypes package; pip install ml-dtypes")
     if entry.dtype is None:
         raise ProjectorExportError(f"{what} holds {entry.dtype_name} values, not numbers; it cannot be read as an array")
-    if entry.size != entry.nbytes:
-        raise ProjectorExportError(
-            f"the checkpoint index of {name} is corrupt: {what} {list(entry.shape)} of {entry.dtype_name} "
-            f"needs {entry.nbytes:,} bytes, its entry says {entry.size:,}; {REEXPORT}"
-        )
+    if entry.size != entry.nbytes:  # parse_index refuses such entries; this one was made by hand
+        raise ProjectorExportError(f"{what} {list(entry.shape)} needs {entry.nbytes:,} bytes, its entry says {entry.size:,}")
     have = _file_size(data_file)
     if have < entry.offset + entry.size:
         raise ProjectorExportError(
-            f"the checkpoint data file {name} is truncated ({have:,} bytes where its index needs "
+            f"{file} is truncated ({have:,} bytes where its index needs "
             f"{entry.offset + entry.size:,}); {REEXPORT}"
         )
     check_memory(entry.size, f"{what} {list(entry.shape)}", REEXPORT)
@@ -374,12 +373,16 @@ def read_tensor(data_file: str | os.PathLike | BinaryIO, entry: BundleEntry, nam
         while filled < len(chunk):  # a raw file may return less than asked
             count = data_file.readinto(chunk[filled:])
             if not count:
-                raise ProjectorExportError(f"the checkpoint data file {name} is truncated within {what}; {REEXPORT}")
+                raise ProjectorExportError(f"{file} is truncated within {what}; {REEXPORT}")
             filled += count
         crc = _crc32c.extend(crc, bytes(chunk))  # google_crc32c takes only bytes
     if _crc32c.mask(crc) != entry.crc32c:
-        raise ProjectorExportError(f"{what}: its data in {name} fails its crc32c check (the file is damaged); {REEXPORT}")
+        raise ProjectorExportError(f"{what}: its data in {file} fails its crc32c check (the file is damaged); {REEXPORT}")
     return array.byteswap(inplace=True) if entry.big_endian else array
+
+
+def _named(kind: str, name: str) -> str:
+    return f"{kind} {name}" if name else kind
 
 
 def _file_size(f: BinaryIO) -> int:
@@ -398,7 +401,7 @@ class _IndexReader:
         self.key_bytes, self.max_key_bytes = 0, 64 * len(data) + (1 << 20)
 
     def corrupt(self, what: str) -> ProjectorExportError:
-        return ProjectorExportError(f"the checkpoint index {self.name} is corrupt: {what}; {REEXPORT}")
+        return ProjectorExportError(f"{_named('the checkpoint index', self.name)} is corrupt: {what}; {REEXPORT}")
 
     def items(self) -> list[tuple[bytes, memoryview]]:
         data = self.data
@@ -527,7 +530,7 @@ def _parse_header(value: memoryview, reader: _IndexReader) -> tuple[int, bool]:
         raise reader.corrupt(f"its header declares byte order {endianness}")
     if min_consumer > _BUNDLE_VERSION or _BUNDLE_VERSION in bad:
         raise ProjectorExportError(
-            f"the checkpoint index {reader.name} is of a newer format (version {min_consumer}) than this "
+            f"{_named('the checkpoint index', reader.name)} is of a newer format (version {min_consumer}) than this "
             "reader's; read it with the TensorFlow that wrote it"
         )
     return num_shards, endianness == 1
@@ -553,9 +556,7 @@ def _parse_entry(key: bytes, value: memoryview, big_endian: bool, reader: _Index
         dtype = _NUMPY_DTYPES[enum]
         dtype_name = dtype.name
     elif enum == _BFLOAT16:
-        dtype, dtype_name = _bfloat16(), "bfloat16"
-        if dtype is None:
-            dtype_name = "bfloat16 (numpy reads it with the ml_dtypes package, not installed)"
+        dtype, dtype_name = _bfloat16(), "bfloat16"  # None without ml_dtypes: listed, not read
     else:
         dtype, dtype_name = None, _OTHER_DTYPES.get(enum, f"unknown dtype {enum}")
     if not has_shape and not sliced:
@@ -563,6 +564,9 @@ def _parse_entry(key: bytes, value: memoryview, big_endian: bool, reader: _Index
     offset, size, shard = _int64(fields["offset"]), _int64(fields["size"]), _int32(fields["shard"])
     if offset < 0 or size < 0 or shard < 0:
         raise reader.corrupt(f"tensor {text!r} has a negative offset, size or data file")
+    needed = math.prod(shape) * dtype.itemsize if dtype is not None else size
+    if size != needed and not sliced:
+        raise reader.corrupt(f"tensor {text!r} {list(shape)} of {dtype_name} needs {needed:,} bytes, its entry says {size:,}")
     return BundleEntry(text, dtype, dtype_name, shape, shard, offset, size, fields["crc32c"], sliced, big_endian)
 
 

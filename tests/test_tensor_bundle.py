@@ -24,7 +24,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from projector_export import arrays
+from projector_export import arrays, tensor_bundle
 from projector_export.checkpoint_state import (
     checkpoint_state_text,
     parse_checkpoint_state,
@@ -443,13 +443,23 @@ def test_unordered_or_duplicate_keys_are_corrupt():
         assert "its keys are out of order" in one_line_error(lambda: parse_index(index))  # noqa: B023 - called at once
 
 
-def test_a_string_tensor_and_a_wrong_size_are_refused_to_read():
+def test_a_string_tensor_is_listed_and_refused_to_read_and_a_wrong_size_is_corrupt():
     string_entry = parse_index(table(HEADER + entry(b"graph", entry_value(7, [])))).entries["graph"]
     assert string_entry.dtype is None and string_entry.dtype_name == "string"
     assert "tensor 'graph' holds string values, not numbers" in one_line_error(lambda: read_tensor(io.BytesIO(), string_entry))
-    wrong = parse_index(table(HEADER + entry(b"final", entry_value(1, [3], 8)))).entries["final"]
-    message = one_line_error(lambda: read_tensor(io.BytesIO(b"\0" * 12), wrong, "x.data"))
-    assert "tensor 'final' [3] of float32 needs 12 bytes, its entry says 8" in message
+    message = one_line_error(lambda: parse_index(table(HEADER + entry(b"final", entry_value(1, [3], 8))), "x.index"))
+    assert message.startswith("the checkpoint index x.index is corrupt: tensor 'final' [3] of float32 needs 12 bytes, its entry says 8")
+
+
+def test_bfloat16_without_ml_dtypes_is_listed_and_refused_to_read(tmp_path, monkeypatch):
+    prefix = str(tmp_path / "ckpt")
+    save_ours(prefix, {"final": np.zeros(3, ml_dtypes.bfloat16)})
+    monkeypatch.setattr(tensor_bundle, "_bfloat16", lambda: None)  # as where ml_dtypes is not installed
+    with open(prefix + ".index", "rb") as f:
+        final = parse_index(f.read()).entries["final"]
+    assert (final.dtype, final.dtype_name, final.shape) == (None, "bfloat16", (3,))
+    message = one_line_error(lambda: read_tensor(data_filename(prefix), final))
+    assert message == "tensor 'final' is bfloat16, which numpy reads with the ml_dtypes package; pip install ml-dtypes"
 
 
 # -- the checkpoint state file -------------------------------------------------------------------
