@@ -389,8 +389,7 @@ def _file_size(f: BinaryIO) -> int:
     try:
         return os.fstat(f.fileno()).st_size
     except (AttributeError, OSError, ValueError):  # not a real file (BytesIO)
-        position = f.seek(0, os.SEEK_END)
-        return position
+        return f.seek(0, os.SEEK_END)
 
 
 class _IndexReader:

@@ -451,6 +451,16 @@ def test_a_string_tensor_is_listed_and_refused_to_read_and_a_wrong_size_is_corru
     assert message.startswith("the checkpoint index x.index is corrupt: tensor 'final' [3] of float32 needs 12 bytes, its entry says 8")
 
 
+def test_a_big_endian_checkpoint_reads_as_its_values():
+    values = np.array([[1.5, -2.0, np.inf]], np.float32)
+    stored = values.astype(">f4").tobytes()  # as a big-endian machine saved it, crc32c over those bytes
+    value = entry_value(1, [1, 3], len(stored), mask(google_crc32c.value(stored)))
+    header = entry(b"", field(1, 1) + field(2, 1) + field(3, field(1, 1)))  # endianness: BIG
+    index = parse_index(table(header + entry(b"final", value)))
+    assert index.big_endian
+    assert_same_bits(read_tensor(io.BytesIO(stored), index.entries["final"]), values)
+
+
 def test_bfloat16_without_ml_dtypes_is_listed_and_refused_to_read(tmp_path, monkeypatch):
     prefix = str(tmp_path / "ckpt")
     save_ours(prefix, {"final": np.zeros(3, ml_dtypes.bfloat16)})
