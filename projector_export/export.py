@@ -12,6 +12,7 @@ import hashlib
 import logging
 import posixpath
 import re
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +24,7 @@ from projector_export.bookmarks import default_label_column, merge_states, origi
 from projector_export.checkpoint import checkpoint_number, name_of_key, write_checkpoint
 from projector_export.config import CONFIG_FILENAME, ConfigEntry, config_text, read_config
 from projector_export.errors import ProjectorExportError
+from projector_export.event_file import event_file_bytes, event_file_name
 from projector_export.layout import as_layout, bookmarks_filename, layout_bookmark
 from projector_export.reductions import Layout, require_libraries
 from projector_export.metadata import MetadataTable, metadata_table, parse_metadata
@@ -32,7 +34,6 @@ from projector_export.files.staging import RUN, Stage, staged_folder
 logger = logging.getLogger(__name__)
 
 _NAME_RE = re.compile(r"[A-Za-z0-9_-]+")
-_NOT_NAME_RE = re.compile(r"[^A-Za-z0-9_-]")
 # A tensor's files are NAME.metadata.tsv and NAME.sprite.png: with the longer
 # suffix the name must fit the 255 bytes most file systems allow a name.
 MAX_NAME_LENGTH = 255 - len(".metadata.tsv")
@@ -208,11 +209,6 @@ class _Prepared:
     layouts: tuple[Layout, ...] = ()
 
 
-def safe_tensor_name(text: str) -> str:
-    """`text` as a tensor name: every character but letters, digits, `_` and `-` becomes `_`."""
-    return _NOT_NAME_RE.sub("_", text)
-
-
 def _prepare(embeddings: list[Embedding]) -> list[_Prepared]:
     if not embeddings:
         raise ProjectorExportError("no embeddings to export; pass at least one Embedding")
@@ -278,7 +274,7 @@ def _old_bookmarks(stage, prepared: list[_Prepared]) -> dict[str, list[dict]]:
     """
     from projector_export.files.paths import inside
     from projector_export.files.reading import read_bytes
-    from projector_export.runs import Checkpoint
+    from projector_export.checkpoint import Checkpoint
 
     run_dir = stage.target
     if not stage.exists:
@@ -388,11 +384,8 @@ def _write_once(stage: Stage, filename: str, content: bytes, written: dict[bytes
 
 def write_event_file(stage: Stage) -> None:
     """An empty event file: without one `tensorboard --logdir PARENT` does not list the run."""
-    import tensorflow as tf
-
-    writer = tf.summary.create_file_writer(stage.path)
-    writer.flush()
-    writer.close()
+    now = int(time.time())
+    stage.write(event_file_name(now), event_file_bytes(now))
 
 
 def _under(run_dir: str, relative: str | None) -> str | None:

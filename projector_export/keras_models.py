@@ -20,7 +20,7 @@ import numpy as np
 
 from projector_export.arrays import check_memory
 from projector_export.errors import ProjectorExportError
-from projector_export.export import safe_tensor_name
+from projector_export.checkpoint import safe_tensor_name
 from projector_export.files.reading import file_size, open_file
 
 CONFIG_MEMBER = "config.json"

@@ -13,7 +13,7 @@ from projector_export.errors import REEXPORT, ProjectorExportError
 from projector_export.files.fs import is_remote
 from projector_export.files.paths import inside
 from projector_export.problems import Problem, ValidationReport
-from projector_export.runs import Checkpoint
+from projector_export.checkpoint import Checkpoint
 
 _PLUGIN_ASSETS = posixpath.join("plugins", "projector")
 
