@@ -13,6 +13,8 @@ read: `name_of_key` maps such a key to its name. The files are TensorFlow's own 
 
 from __future__ import annotations
 
+import dataclasses
+import io
 import posixpath
 import re
 from collections.abc import Mapping
@@ -162,6 +164,9 @@ class Checkpoint:
         path = self._data_files[entry.shard]
         try:
             with open_file(path, "checkpoint data file") as f:
+                if fs.is_remote(path):  # tf.io.gfile's files cannot read into an array: the bytes first
+                    f.seek(entry.offset)
+                    f, entry = io.BytesIO(f.read(entry.size)), dataclasses.replace(entry, offset=0)
                 return read_tensor(f, entry, f"{shown(self.run_dir)}: {posixpath.basename(path)}")
         except ProjectorExportError as error:
             text = str(error)

@@ -67,6 +67,8 @@ def kept_user_files(run) -> bool:
 def scalar_steps(folder, tag: str) -> list[int]:
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+    if not folder.is_dir():
+        return []
     events = EventAccumulator(str(folder))
     events.Reload()
     return [event.step for event in events.Tensors(tag)] if tag in events.Tags()["tensors"] else []

@@ -186,7 +186,7 @@ def train_imdb(
         compile_model(model, learning_rate)
 
     # fit, test and export, into the run folder as one unit (see training.runs)
-    with training_run(run_dir) if chief else _worker_folder() as stage:
+    with training_run(run_dir) if chief else _worker_folder(run_dir) as stage:
         result = _fit_test_export(
             stage, model, encoder, counts, train_data, validation_data, test_data,
             epochs=epochs, batch_size=batch_size, patience=patience, distribution=distribution, chief=chief,
@@ -313,20 +313,21 @@ def _fit_test_export(
 
 
 @contextlib.contextmanager
-def _worker_folder():
+def _worker_folder(run_dir: str):
     """A multi-worker run's other workers write their logs into a folder of their own, then drop it."""
     folder = tempfile.mkdtemp(prefix="imdb-worker-")
     try:
-        yield _Scratch(folder)
+        yield _Scratch(folder, run_dir)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
 
 @dataclass(frozen=True)
 class _Scratch:
-    """A worker's own temporary folder, used as a stage that is never swapped in."""
+    """A worker's own temporary folder, used as a stage that is never swapped in (for `run_dir`, the chief's)."""
 
     path: str
+    target: str
 
     def join(self, name: str) -> str:
         return posixpath.join(self.path, name)
