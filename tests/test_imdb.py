@@ -482,6 +482,7 @@ def test_training_batches_hold_a_random_part_of_each_review():
         (["--token-dropout", "1"], "--token-dropout 1.0: use a share from 0", "`token_dropout=1.0`"),
         (["--vocab-size", "10"], "--vocab-size 10: the vocabulary needs room", "`vocab_size=10`"),
         (["--aclimdb", "no-such-archive"], "--aclimdb no-such-archive: no such file or folder", "`aclimdb=no-such-archive`"),
+        (["--seed", "-5"], "--seed -5: use a whole number from 0 to 4294967295", "`seed=-5`"),
     ],
 )
 def test_bad_options_are_refused_at_once_by_flag_on_the_command_line_and_by_parameter_in_python(
@@ -493,7 +494,7 @@ def test_bad_options_are_refused_at_once_by_flag_on_the_command_line_and_by_para
     assert cli.main(["imdb", *argv, "--logdir", str(tmp_path / "logs")]) == 1
     err = capsys.readouterr().err
     assert err.startswith(f"projector-train imdb: error: {flag_message}") and err.count("\n") == 1
-    parameters = {"epochs": int, "token_dropout": float, "vocab_size": int, "aclimdb": str}
+    parameters = {"epochs": int, "token_dropout": float, "vocab_size": int, "aclimdb": str, "seed": int}
     name = argv[0][2:].replace("-", "_")
     with pytest.raises(ProjectorExportError, match=re.escape(parameter_message)):
         train_imdb(**{name: parameters[name](argv[1])}, logdir=str(tmp_path / "logs"))

@@ -35,7 +35,7 @@ from training.colours import DEFAULT_DIMS, DEFAULT_EPOCHS, DEFAULT_PAIRS, DEFAUL
 from training.colours.data import Pairs, load_colours, make_pairs
 from training.colours.model import build_model, embedding_vectors, learning_rate_schedule
 from training.progress import plural
-from training.loop import fit
+from training.loop import check_seed, fit
 
 BATCH_SIZE = 512
 # Snapshots come between calls of steps: often enough to show the first epoch, where the
@@ -98,6 +98,10 @@ def train_colours(
             raise ProjectorExportError(f"`dims={size}`: an embedding needs at least 2 dimensions to be plotted")
     if epochs < 1:
         raise ProjectorExportError(f"`epochs={epochs}`: train for at least 1 epoch")
+    if pairs < 1:
+        raise ProjectorExportError(f"`pairs={pairs}`: make at least 1 pair")
+    if seed is not None:
+        check_seed(seed)
     models = [
         (size, unit, posixpath.join(logdir, f"colours-{size}d" + ("-normalised" if unit else "")))
         for size in dict.fromkeys(dims)  # once each, in order

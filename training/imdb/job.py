@@ -51,7 +51,7 @@ from training.imdb.vocabulary import (
     token_labels,
     vocabulary_file,
 )
-from training.loop import evaluate, fit
+from training.loop import check_seed, evaluate, fit
 from training.strategies import is_chief, make_strategy
 
 # Validation only scores: a bigger batch gives the same metrics in fewer steps.
@@ -146,6 +146,7 @@ def train_imdb(
         raise ProjectorExportError(f"`token_dropout={token_dropout}`: use a share from 0 (none) up to below 1, e.g. 0.5")
     if patience is not None and patience < 1:
         raise ProjectorExportError(f"`patience={patience}`: wait at least 1 epoch for a better val_accuracy")
+    check_seed(seed)
     if vocab is None:
         check_vocab_size(vocab_size)
     layouts = final_layouts(layout)  # before the minutes of training: a missing library is said at once
