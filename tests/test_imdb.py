@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import io
 import json
+import logging
 import os
 import re
 import socket
@@ -280,6 +281,29 @@ def test_mocked_tfds_trains_and_reuses_its_vocabulary(tmp_path):
     assert first.vocab_size == second.vocab_size
     assert second.export.shape == (second.vocab_size, EMBEDDING_DIM)
     assert validate(str(logs)).ok
+
+
+def test_a_vocabulary_built_from_other_reviews_is_rebuilt_or_if_given_warned_about(trained, tmp_path, caplog):
+    stale = trained[2] / "imdb-vocab400.subwords"  # built from the 600 training reviews of `aclimdb`
+    other = write_aclimdb(tmp_path / "other", {"train": 40, "test": 10}, seed=7)
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "imdb-vocab400.subwords").write_bytes(stale.read_bytes())
+    args = ("--aclimdb", str(other), "--logdir", str(logs), "--epochs", "1", "--quiet", "--layout", "none")
+
+    result, printed = train(*args, "--vocab-size", VOCAB_SIZE)
+    assert f"{logs / 'imdb-vocab400.subwords'} was built from other reviews (600 reviews, " in printed
+    assert "these are 80 reviews, " in printed and "building a new one of about 400 tokens in its place" in printed
+    assert (logs / "imdb-vocab400.subwords").read_bytes() != stale.read_bytes()
+    assert result.vocab_size == encoder_of(result).vocab_size
+
+    # Named with --vocab, it is used as given; its size is far below the default target.
+    with caplog.at_level(logging.WARNING):
+        result, printed = train(*args, "--vocab", str(stale))
+    assert f"Using the subword vocabulary {stale} ({result.vocab_size:,} tokens), as given" in printed
+    assert [record.getMessage().split(":")[0] for record in caplog.records if record.name.startswith("training")] == [
+        f"--vocab {stale} has {result.vocab_size:,} tokens, under half the target of --vocab-size 8,192"
+    ]
 
 
 MIRRORED = textwrap.dedent(

@@ -45,6 +45,7 @@ from training.imdb.pipeline import encode_reviews, hold_out, make_dataset
 from training.imdb.encoding import FastEncoder
 from training.imdb.subwords import SubwordTextEncoder
 from training.imdb.vocabulary import (
+    check_given_vocabulary,
     check_vocab_size,
     default_vocabulary,
     subword_encoder,
@@ -113,8 +114,10 @@ def train_imdb(
         logdir: the parent folder, for `tensorboard --logdir`.
         aclimdb: `aclImdb_v1.tar.gz` or its extracted folder; default: tfds.
         data_dir: tfds's data dir.
-        vocab: the subword vocabulary file; built from the training reviews and saved
-            there when missing. Default `default_vocabulary(logdir, vocab_size)`.
+        vocab: a subword vocabulary file to use as it is (a warning says when it looks
+            built for other text); built from the training reviews and saved there when
+            missing. Default `default_vocabulary(logdir, vocab_size)`, reused only when it
+            was built from these reviews for this `vocab_size` (see `subword_encoder`).
         vocab_size: the target size of a vocabulary that is built.
         strategy: "none", "mirrored" or "multiworker" (see `training.strategies`).
         seed: starting weights and shuffles.
@@ -163,11 +166,16 @@ def train_imdb(
     train, test = load_reviews(aclimdb, data_dir)
     print(f"{len(train):,} training and {len(test):,} test reviews")
     vocab_path = vocabulary_file(vocab or default_vocabulary(logdir, vocab_size))
-    encoder = subword_encoder(vocab_path, train.texts, vocab_size, save=chief, live=verbose == 1)
+    encoder = subword_encoder(
+        vocab_path, train.texts, vocab_size, given=vocab is not None, save=chief, live=verbose == 1
+    )
     fast = FastEncoder(encoder)  # one for both splits: each distinct token is split once
     train_tokens = encode_reviews(fast, train, "training", verbose=verbose)
     test_tokens = encode_reviews(fast, test, "test", verbose=verbose)
     counts = np.bincount(train_tokens.ids, minlength=encoder.vocab_size)
+    if vocab is not None:
+        text_bytes = sum(len(text.encode("utf-8")) for text in train.texts)
+        check_given_vocabulary(vocab_path, encoder, vocab_size, byte_tokens=int(counts[-256:].sum()), text_bytes=text_bytes)
     # Choosing the epoch on the test reviews would be peeking: a held-out share of the
     # training reviews chooses it, and the test reviews are scored once, at the end.
     fit_tokens, held_out = hold_out(train_tokens, validation_split, seed)

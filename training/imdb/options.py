@@ -74,8 +74,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--vocab", default=None, metavar="FILE",
-        help="subword vocabulary (a tfds SubwordTextEncoder .subwords file); built from the training "
-        "reviews and saved there if missing (default: LOGDIR/imdb-vocab<SIZE>.subwords)",
+        help="subword vocabulary (a tfds SubwordTextEncoder .subwords file), used as it is; built from the "
+        "training reviews and saved there if missing (default: LOGDIR/imdb-vocab<SIZE>.subwords, reused "
+        "only for the reviews it was built from)",
     )
     parser.add_argument(
         "--vocab-size", type=int, default=DEFAULT_VOCAB_SIZE, metavar="N",
