@@ -162,6 +162,8 @@ def test_final_carries_a_umap_of_every_token_as_a_bookmark(trained, start_tensor
     (state,) = json.loads(server.get("bookmarks", run="imdb/projector", name=final["tensorName"]))
     assert state["label"].startswith(f"UMAP (3-D) of all {rows:,} points")
     assert state["selectedProjection"] == "umap" and len(state["projections"]) == rows
+    # a click shows the sentiment gradient, tokens as labels
+    assert (state["selectedColorOptionName"], state["selectedLabelOption"]) == ("sentiment", "token")
     layout = np.array([[point[f"umap-{d}"] for d in range(3)] for point in state["projections"]])
     assert np.isfinite(layout).all() and layout.std(axis=0).min() > 0
     assert not any(snapshot.get("bookmarksPath") for snapshot in snapshots)  # the snapshots are not laid out

@@ -60,6 +60,8 @@ VALIDATION_BATCH_SIZE = 100
 # Training steps a call of the compiled loop (on one device), and a progress update.
 STEPS_PER_CALL = 100
 _STRATEGY_CLASSES = {"mirrored": "MirroredStrategy", "multiworker": "MultiWorkerMirroredStrategy"}
+# What a click on final's layout bookmark shows: the sentiment gradient, tokens as labels.
+_VIEW = {"color_by": "sentiment", "label_by": "token"}
 
 
 @dataclass(frozen=True)
@@ -302,15 +304,16 @@ def token_metadata(
 
 
 def final_layouts(layout: str | None) -> tuple[Layout, ...]:
-    """The layouts to compute for `final` (see `train_imdb`'s `layout`)."""
+    """The layouts to compute for `final` (see `train_imdb`'s `layout`); a click on one
+    colours the tokens by sentiment and labels them by token."""
     if layout is None:
         if installed("umap"):
-            return (Layout("umap"),)
+            return (Layout("umap", **_VIEW),)
         print(f"(no UMAP of every token in the projector's Bookmarks: {INSTALL} adds one)")
         return ()
     if layout == "none":
         return ()
-    chosen = Layout(layout)
+    chosen = Layout(layout, **_VIEW)
     if not installed(layout):
         raise ProjectorExportError(f"`layout={layout}` needs a library that is not installed: {INSTALL}")
     return (chosen,)
