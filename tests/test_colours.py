@@ -177,6 +177,7 @@ def test_bad_options_get_one_line_and_exit_1_before_anything_is_written(argv, ex
         (["--epochs", "3"], "name the model first, its options after it: projector-train colours --epochs 3 (models: colours, imdb)"),
         (["colours", "--pairs", "many"], "argument --pairs: invalid int value: 'many'"),
         (["imdb", "--learning-rate", "fast"], "argument --learning-rate: invalid float value: 'fast'"),
+        (["imdb", "--sample", "--aclimdb", "aclImdb"], "argument --aclimdb: not allowed with argument --sample"),
     ],
 )
 def test_misplaced_and_unreadable_options_are_refused_as_argparse_does(argv, expected, capsys):

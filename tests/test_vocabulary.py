@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from tensorflow_datasets.core.deprecated.text import subword_text_encoder
 
 from projector_export import ProjectorExportError
-from realistic_reviews import corpus_reviews
+from training.imdb.sample import corpus_reviews
 from training.imdb.encoding import FastEncoder
 from training.imdb.subwords import build_subword_vocabulary, count_tokens
 from training.imdb.vocabulary import check_given_vocabulary, corpus_fingerprint, load_encoder, subword_encoder

@@ -39,7 +39,7 @@ from training.imdb import (
     DEFAULT_VALIDATION_SPLIT,
     DEFAULT_VOCAB_SIZE,
 )
-from training.imdb.data import load_reviews
+from training.imdb.data import Reviews, load_reviews
 from training.imdb.model import build_model, compile_model, embedding_vectors, token_sentiment
 from training.imdb.pipeline import encode_reviews, hold_out, make_dataset
 from training.imdb.encoding import FastEncoder
@@ -101,6 +101,7 @@ def train_imdb(
     learning_rate: float = DEFAULT_LEARNING_RATE,
     token_dropout: float = DEFAULT_TOKEN_DROPOUT,
     layout: str | None = None,
+    sample: int | None = None,
 ) -> ImdbRun:
     """Train the IMDB subword model and export it as the run `LOGDIR/imdb`.
 
@@ -133,6 +134,9 @@ def train_imdb(
         layout: a layout of every token of `final` to add as a projector bookmark:
             "umap", "tsne", "pca" or "none"; default "umap" when umap-learn is installed
             (`pip install "projector-export[layouts]"`), else none.
+        sample: train on this many generated reviews (and test on as many), made up by
+            `training.imdb.sample`, not IMDB: offline, into the run `LOGDIR/imdb-sample`
+            with its own vocabulary `LOGDIR/imdb-sample-vocab<SIZE>.subwords`.
 
     Returns:
         An `ImdbRun`; on a multi-worker run's other workers its `export` is None.
@@ -152,10 +156,18 @@ def train_imdb(
     if patience is not None and patience < 1:
         raise ProjectorExportError(f"`patience={patience}`: wait at least 1 epoch for a better val_accuracy")
     check_seed(seed)
+    if sample is not None:
+        if sample < 2:
+            raise ProjectorExportError(f"`sample={sample}`: generate at least 2 reviews, e.g. 5000")
+        if aclimdb is not None or data_dir is not None:
+            raise ProjectorExportError(
+                f"`sample={sample}` generates the reviews; leave out `aclimdb=...` and `data_dir=...`, or the sample"
+            )
     if vocab is None:
         check_vocab_size(vocab_size)
     layouts = final_layouts(layout)  # before the minutes of training: a missing library is said at once
-    run_dir = posixpath.join(os.fspath(logdir), "imdb")
+    name = "imdb" if sample is None else "imdb-sample"
+    run_dir = posixpath.join(os.fspath(logdir), name)
     check_target(posixpath.join(run_dir, PROJECTOR_SUBFOLDER), RUN)  # likewise a folder it may not write
     distribution = make_strategy(strategy)  # first: a multi-worker strategy must precede other TF work
     chief = is_chief(distribution)
@@ -165,9 +177,16 @@ def train_imdb(
         print(f"{_STRATEGY_CLASSES[strategy]}: {plural(replicas, 'replica')}; here {devices}")
 
     # data
-    train, test = load_reviews(aclimdb, data_dir)
-    print(f"{len(train):,} training and {len(test):,} test reviews")
-    vocab_path = vocabulary_file(vocab or default_vocabulary(logdir, vocab_size))
+    if sample is None:
+        train, test = load_reviews(aclimdb, data_dir)
+        print(f"{len(train):,} training and {len(test):,} test reviews")
+    else:
+        train, test = sample_reviews(sample)
+        print(
+            f"GENERATED reviews, not IMDB: {len(train):,} training and {len(test):,} test reviews made up by "
+            "training.imdb.sample (IMDB-like: many weak cues, negation, sarcasm, 2.5% label noise)"
+        )
+    vocab_path = vocabulary_file(vocab or default_vocabulary(logdir, vocab_size, name=name))
     encoder = subword_encoder(
         vocab_path, train.texts, vocab_size, given=vocab is not None, save=chief, live=verbose == 1
     )
@@ -289,6 +308,17 @@ def train_imdb(
         layouts=layouts,
         model=model,
     )
+
+
+def sample_reviews(count: int) -> tuple[Reviews, Reviews]:
+    """`count` generated training reviews and as many test reviews (see `training.imdb.sample`):
+    the same for every run, as a dataset is; the test split reviews other movies."""
+    from training.imdb.sample import CorpusSettings, corpus_reviews
+
+    # At most 1,000 words (IMDB's longest have 2,500; 1% of reviews are cut): 4 fewer
+    # batch widths for XLA to compile, a quarter of the first epoch.
+    settings = CorpusSettings(max_words=1_000)
+    return tuple(Reviews(*corpus_reviews(count, seed=0, split=split, settings=settings)) for split in ("train", "test"))
 
 
 def token_metadata(

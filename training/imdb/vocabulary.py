@@ -73,9 +73,9 @@ def corpus_fingerprint(texts: Sequence[str]) -> CorpusFingerprint:
     return CorpusFingerprint(texts=len(texts), bytes=size, sha256=digest.hexdigest())
 
 
-def default_vocabulary(logdir: str, vocab_size: int = DEFAULT_VOCAB_SIZE) -> str:
-    """Where a built vocabulary is kept, beside the run: `LOGDIR/imdb-vocab8192.subwords`."""
-    return posixpath.join(os.fspath(logdir), f"imdb-vocab{vocab_size}.subwords")
+def default_vocabulary(logdir: str, vocab_size: int = DEFAULT_VOCAB_SIZE, *, name: str = "imdb") -> str:
+    """Where a built vocabulary is kept, beside the run `name`: `LOGDIR/imdb-vocab8192.subwords`."""
+    return posixpath.join(os.fspath(logdir), f"{name}-vocab{vocab_size}.subwords")
 
 
 def vocabulary_file(path: str) -> str:
