@@ -426,6 +426,7 @@ def test_without_data_or_network_it_says_what_to_pass_at_once(tmp_path, monkeypa
     assert time.monotonic() - start < 30
     message = str(error.value)
     assert "--aclimdb PATH" in message and "--data-dir" in message and "aclImdb_v1.tar.gz" in message
+    assert message.endswith("or see the whole pipeline at once on generated reviews with --sample")
     assert not (tmp_path / "logs" / "imdb").exists()
 
 
