@@ -195,8 +195,10 @@ def test_a_file_that_is_not_a_vocabulary_gets_one_line(content, expected, tmp_pa
     with pytest.raises(ProjectorExportError, match=re.escape(expected)):
         subword_encoder(str(file), ["a review"], 300, given=True)
     (tmp_path / "folder.subwords").mkdir()
-    with pytest.raises(ProjectorExportError, match="folder.subwords is a folder, not a file"):
+    with pytest.raises(ProjectorExportError, match="folder.subwords` is a folder; give a vocabulary file"):
         subword_encoder(str(tmp_path / "folder.subwords"), ["a review"], 300, given=True)
+    with pytest.raises(ProjectorExportError, match="vocabulary file .*folder.subwords is a folder, not a file"):
+        subword_encoder(str(tmp_path / "folder.subwords"), ["a review"], 300)  # the default place
 
 
 def test_a_given_vocabulary_built_for_other_text_gets_a_warning_with_the_numbers(reviews, caplog):

@@ -113,6 +113,10 @@ def subword_encoder(
         ProjectorExportError: `path` is not a vocabulary file, or is someone's own file at
             the default place and does not fit `texts`.
     """
+    if given and tf.io.gfile.isdir(os.fspath(path)):
+        raise ProjectorExportError(
+            f"`vocab={path}` is a folder; give a vocabulary file, e.g. {posixpath.join(os.fspath(path), 'vocab.subwords')}"
+        )
     file = vocabulary_file(path)
     if not tf.io.gfile.exists(file):
         reason = f"Building a subword vocabulary of about {target_vocab_size:,} tokens from {plural(len(texts), 'review')}"
