@@ -134,11 +134,11 @@ def subword_encoder(
             f"Pass `vocab={file}` to use it as it is, or move it away to build a new one"
         )
     elif record.get("corpus") != asdict(corpus):
-        built = record.get("corpus") or {}
-        why = (
-            f"{file} was built from other reviews ({plural(int(built.get('texts', 0)), 'review')}, "
-            f"{float(built.get('bytes', 0)) / 1e6:.1f} MB; these are {corpus.describe()})"
-        )
+        try:
+            built = CorpusFingerprint(**record["corpus"]).describe()
+        except (KeyError, TypeError, ValueError):
+            built = "a record it cannot read"
+        why = f"{file} was built from other reviews ({built}; these are {corpus.describe()})"
     elif record.get("target_vocab_size") != target_vocab_size:
         why = f"{file} was built for about {record.get('target_vocab_size')} tokens, not {target_vocab_size:,}"
     else:
