@@ -2,10 +2,10 @@
 
 `train_imdb` is what `projector-train imdb` runs. A seeded share of the training reviews
 is held out to choose the epoch; the test reviews are scored once, at the end, with the
-weights of the epoch chosen. The run `LOGDIR/imdb` (`LOGDIR/imdb-sample` for the generated
-reviews of `sample`) holds Keras's TensorBoard logs
-(`train/`, `validation/`: scalars and histograms), the test scores (`test/`) and the
-projector run `LOGDIR/imdb/projector`: `final` (the epoch chosen) and one tensor per
+weights of the epoch chosen. The run `LOGDIR/imdb` (`LOGDIR/imdb-sample` for the
+generated reviews of `sample`) holds Keras's TensorBoard logs (`train/`, `validation/`:
+scalars and histograms), the test scores (`test/`) and the projector run
+`LOGDIR/imdb/projector`: `final` (the epoch chosen) and one tensor per
 epoch, with one metadata row per embedding row (the padding row, every subword as the
 encoder shows it, the 256 byte tokens) and the columns `token`, `kind`, `count` and
 `sentiment` (the model's P(positive) for a review made of that token alone), so that
