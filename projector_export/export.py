@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from projector_export.arrays import as_matrix
-from projector_export.bookmarks import default_label_column, merge_states, origin_key, read_states, state_text
+from projector_export.bookmarks import merge_states, origin_key, read_states, state_text, view_columns
 from projector_export.checkpoint import checkpoint_number, name_of_key, write_checkpoint
 from projector_export.config import CONFIG_FILENAME, ConfigEntry, config_text, read_config
 from projector_export.errors import ProjectorExportError
@@ -207,6 +207,7 @@ class _Prepared:
     metadata: MetadataTable | None
     sprite: Sprite | None
     layouts: tuple[Layout, ...] = ()
+    views: tuple[tuple[str, str | None], ...] = ()  # each layout's label column and colour option
 
 
 def _prepare(embeddings: list[Embedding]) -> list[_Prepared]:
@@ -230,7 +231,15 @@ def _prepare(embeddings: list[Embedding]) -> list[_Prepared]:
         sprite = None
         if embedding.sprite is not None:
             sprite = make_sprite(embedding.sprite, len(vectors), cell_size=embedding.sprite_cell_size)
-        prepared.append(_Prepared(name, vectors, table, sprite, _layouts(embedding.layouts, name)))
+        layouts = _layouts(embedding.layouts, name)
+        views = ()
+        if layouts:
+            header, rows = parse_metadata(table.to_tsv()) if table else (["label"], [])
+            views = tuple(
+                view_columns(header, rows, sprite=sprite is not None, color_by=layout.color_by, label_by=layout.label_by)
+                for layout in layouts
+            )
+        prepared.append(_Prepared(name, vectors, table, sprite, layouts, views))
     return prepared
 
 
@@ -257,13 +266,13 @@ def _new_layouts(prepared: list[_Prepared]) -> dict[str, dict[tuple[str, int], s
     for item in prepared:
         if not item.layouts:
             continue
-        header, rows = parse_metadata(item.metadata.to_tsv()) if item.metadata else (["label"], [])
-        label_column = default_label_column(header, rows)
         found[item.name] = {}
-        for layout in item.layouts:
+        for layout, (label_column, color_option) in zip(item.layouts, item.views):
             logger.debug("computing a %d-D %s layout of %r", layout.dims, layout.method, item.name)
             bookmark = layout_bookmark(item.vectors, layout)
-            found[item.name][(layout.method, layout.dims)] = state_text(bookmark, label_column=label_column)
+            found[item.name][(layout.method, layout.dims)] = state_text(
+                bookmark, label_column=label_column, color_option=color_option
+            )
     return found
 
 

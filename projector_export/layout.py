@@ -30,10 +30,10 @@ from projector_export.bookmarks import (
     BOOKMARKS_SUFFIX,
     PAGE_POINTS,
     Bookmark,
-    default_label_column,
     merge_states,
     read_states,
     state_text,
+    view_columns,
 )
 from projector_export.errors import ProjectorExportError
 from projector_export.reductions import (
@@ -91,7 +91,8 @@ def add_layout(
     """Compute a layout of every point of a run's tensor and add it to the tensor's bookmarks.
 
     The projector lists the bookmark in its Bookmarks tray; a click shows the
-    layout. Adding a layout of the same method and dims replaces that bookmark
+    layout, coloured and labelled by the layout's `color_by` and `label_by`
+    (defaults: see `Layout`). Adding a layout of the same method and dims replaces that bookmark
     and keeps the others. The run's files are replaced as a whole, as by every
     export: a layout that fails or is killed leaves the run as it was.
 
@@ -135,10 +136,13 @@ def add_layout(
     header, rows = ["label"], []
     if run.metadata is not None:  # read from inside the run folder, checked as UTF-8
         header, rows = parse_metadata(run.metadata.decode("utf-8").removeprefix("\ufeff"))
+    label_column, color_option = view_columns(
+        header, rows, sprite=run.sprite_path is not None, color_by=layout.color_by, label_by=layout.label_by
+    )
     start = time.monotonic()
     bookmark = layout_bookmark(run.vectors, layout, progress=progress)
     seconds = time.monotonic() - start
-    text = state_text(bookmark, label_column=default_label_column(header, rows))
+    text = state_text(bookmark, label_column=label_column, color_option=color_option)
     filename = bookmarks_filename(run.name)
     if progress:
         progress("writing the bookmark")

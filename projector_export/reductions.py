@@ -46,11 +46,18 @@ class Layout:
         min_dist: UMAP's minimum distance (the projector's default, 0.1).
         perplexity: t-SNE's perplexity.
         metric: distance between vectors; `cosine` is the projector's own.
+        color_by: the metadata column a click on the bookmark colours the points by
+            (the "Color by" menu); default: a sprite's own colours when there is a
+            sprite, else the first column of numbers that differ (see
+            `bookmarks.view_columns`).
+        label_by: the metadata column hovering shows; default: the page's own (the
+            first column that is not all numbers).
 
     Example:
 
     ```python
     export_embedding("logs/words", vectors, words, layouts=["umap", Layout("tsne", perplexity=50)])
+    export_embedding("logs/imdb", vectors, table, layouts=[Layout("umap", color_by="sentiment")])
     ```
     """
 
@@ -61,6 +68,8 @@ class Layout:
     min_dist: float = 0.1
     perplexity: float = 30.0
     metric: str = "cosine"
+    color_by: str | None = None
+    label_by: str | None = None
 
     def __post_init__(self):
         if self.method not in METHODS:
@@ -77,6 +86,9 @@ class Layout:
             raise ProjectorExportError(f"perplexity must be positive, not {self.perplexity!r}")
         if self.metric not in ("cosine", "euclidean"):
             raise ProjectorExportError(f"metric must be 'cosine' or 'euclidean', not {self.metric!r}")
+        for name in ("color_by", "label_by"):
+            if not isinstance(getattr(self, name), (str, type(None))):
+                raise ProjectorExportError(f"{name} must be a metadata column's name, not {getattr(self, name)!r}")
 
 
 def installed(method: str) -> bool:

@@ -33,6 +33,17 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from projector_export.errors import ProjectorExportError
+
+# What `keras.utils.set_random_seed` (numpy's legacy seeding) accepts.
+MAX_SEED = 2**32 - 1
+
+
+def check_seed(seed: int) -> None:
+    """Refuse a seed that Keras's `set_random_seed` cannot take (from 0 to 2**32 - 1)."""
+    if not 0 <= seed <= MAX_SEED:
+        raise ProjectorExportError(f"`seed={seed}`: use a whole number from 0 to {MAX_SEED}, e.g. 0")
+
 
 def fit(
     model: keras.Model,

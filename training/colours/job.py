@@ -24,7 +24,7 @@ from training.callbacks import EpochLine, KnnAgreement, ProgressBar, Snapshot, S
 from training.colours import DEFAULT_DIMS, DEFAULT_EPOCHS, DEFAULT_PAIRS, DEFAULT_SEEDS
 from training.colours.data import Pairs, load_colours, make_pairs
 from training.colours.model import build_model, embedding_vectors, learning_rate_schedule
-from training.loop import fit
+from training.loop import check_seed, fit
 from training.plots import colour_plots
 from training.progress import plural
 from training.runs import CtrlC, check_run_folder, training_run
@@ -90,6 +90,10 @@ def train_colours(
             raise ProjectorExportError(f"`dims={size}`: an embedding needs at least 2 dimensions to be plotted")
     if epochs < 1:
         raise ProjectorExportError(f"`epochs={epochs}`: train for at least 1 epoch")
+    if pairs < 1:
+        raise ProjectorExportError(f"`pairs={pairs}`: make at least 1 pair")
+    if seed is not None:
+        check_seed(seed)
     models = [
         (size, unit, posixpath.join(logdir, f"colours-{size}d" + ("-normalised" if unit else "")))
         for size in dict.fromkeys(dims)  # once each, in order

@@ -163,7 +163,7 @@ def read_tfds(data_dir: str | None = None) -> tuple[Reviews, Reviews]:
             f"and {urllib.parse.urlsplit(ACLIMDB_URL).hostname} cannot be reached to download them. "
             f"Download {ACLIMDB_URL} on a machine with internet and pass --aclimdb PATH (the "
             "archive or its extracted aclImdb/ folder), or pass --data-dir DIR where tfds has "
-            "prepared imdb_reviews"
+            "prepared imdb_reviews; or see the whole pipeline at once on generated reviews with --sample"
         )
     splits = tfds.load("imdb_reviews", split=list(_SPLITS), as_supervised=True, data_dir=data_dir)
     reviews = []

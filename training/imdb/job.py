@@ -2,9 +2,10 @@
 
 `train_imdb` is what `projector-train imdb` runs. A seeded share of the training reviews
 is held out to choose the epoch; the test reviews are scored once, at the end, with the
-weights of the epoch chosen. The run `LOGDIR/imdb` holds Keras's TensorBoard logs
-(`train/`, `validation/`: scalars and histograms), the test scores (`test/`) and the
-projector run `LOGDIR/imdb/projector`: `final` (the epoch chosen) and one tensor per
+weights of the epoch chosen. The run `LOGDIR/imdb` (`LOGDIR/imdb-sample` for the
+generated reviews of `sample`) holds Keras's TensorBoard logs (`train/`, `validation/`:
+scalars and histograms), the test scores (`test/`) and the projector run
+`LOGDIR/imdb/projector`: `final` (the epoch chosen) and one tensor per
 epoch, with one metadata row per embedding row (the padding row, every subword as the
 encoder shows it, the 256 byte tokens) and the columns `token`, `kind`, `count` and
 `sentiment` (the model's P(positive) for a review made of that token alone), so that
@@ -39,19 +40,20 @@ from training.imdb import (
     DEFAULT_VALIDATION_SPLIT,
     DEFAULT_VOCAB_SIZE,
 )
-from training.imdb.data import load_reviews
+from training.imdb.data import Reviews, load_reviews
 from training.imdb.model import build_model, compile_model, embedding_vectors, token_sentiment
 from training.imdb.pipeline import encode_reviews, hold_out, make_dataset
 from training.imdb.encoding import FastEncoder
 from training.imdb.subwords import SubwordTextEncoder
 from training.imdb.vocabulary import (
+    check_given_vocabulary,
     check_vocab_size,
     default_vocabulary,
     subword_encoder,
     token_labels,
     vocabulary_file,
 )
-from training.loop import evaluate, fit
+from training.loop import check_seed, evaluate, fit
 from training.runs import CtrlC, check_run_folder, training_run
 from training.strategies import is_chief, make_strategy
 
@@ -60,6 +62,8 @@ VALIDATION_BATCH_SIZE = 100
 # Training steps a call of the compiled loop (on one device), and a progress update.
 STEPS_PER_CALL = 100
 _STRATEGY_CLASSES = {"mirrored": "MirroredStrategy", "multiworker": "MultiWorkerMirroredStrategy"}
+# What a click on final's layout bookmark shows: the sentiment gradient, tokens as labels.
+_VIEW = {"color_by": "sentiment", "label_by": "token"}
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,7 @@ def train_imdb(
     learning_rate: float = DEFAULT_LEARNING_RATE,
     token_dropout: float = DEFAULT_TOKEN_DROPOUT,
     layout: str | None = None,
+    sample: int | None = None,
 ) -> ImdbRun:
     """Train the IMDB subword model and export it as the run `LOGDIR/imdb`.
 
@@ -114,8 +119,10 @@ def train_imdb(
         logdir: the parent folder, for `tensorboard --logdir`.
         aclimdb: `aclImdb_v1.tar.gz` or its extracted folder; default: tfds.
         data_dir: tfds's data dir.
-        vocab: the subword vocabulary file; built from the training reviews and saved
-            there when missing. Default `default_vocabulary(logdir, vocab_size)`.
+        vocab: a subword vocabulary file to use as it is (a warning says when it looks
+            built for other text); built from the training reviews and saved there when
+            missing. Default `default_vocabulary(logdir, vocab_size)`, reused only when it
+            was built from these reviews for this `vocab_size` (see `subword_encoder`).
         vocab_size: the target size of a vocabulary that is built.
         strategy: "none", "mirrored" or "multiworker" (see `training.strategies`).
         seed: starting weights and shuffles.
@@ -129,6 +136,9 @@ def train_imdb(
         layout: a layout of every token of `final` to add as a projector bookmark:
             "umap", "tsne", "pca" or "none"; default "umap" when umap-learn is installed
             (`pip install "projector-export[layouts]"`), else none.
+        sample: train on this many generated reviews (and test on as many), made up by
+            `training.imdb.sample`, not IMDB: offline, into the run `LOGDIR/imdb-sample`
+            with its own vocabulary `LOGDIR/imdb-sample-vocab<SIZE>.subwords`.
 
     Returns:
         An `ImdbRun`; on a multi-worker run's other workers its `export` is None.
@@ -147,10 +157,19 @@ def train_imdb(
         raise ProjectorExportError(f"`token_dropout={token_dropout}`: use a share from 0 (none) up to below 1, e.g. 0.5")
     if patience is not None and patience < 1:
         raise ProjectorExportError(f"`patience={patience}`: wait at least 1 epoch for a better val_accuracy")
+    check_seed(seed)
+    if sample is not None:
+        if sample < 2:
+            raise ProjectorExportError(f"`sample={sample}`: generate at least 2 reviews, e.g. 5000")
+        if aclimdb is not None or data_dir is not None:
+            raise ProjectorExportError(
+                f"`sample={sample}` generates the reviews; leave out `aclimdb=...` and `data_dir=...`, or the sample"
+            )
     if vocab is None:
         check_vocab_size(vocab_size)
     layouts = final_layouts(layout)  # before the minutes of training: a missing library is said at once
-    run_dir = posixpath.join(os.fspath(logdir), "imdb")
+    name = "imdb" if sample is None else "imdb-sample"
+    run_dir = posixpath.join(os.fspath(logdir), name)
     check_run_folder(run_dir)  # likewise a folder the run may not replace
     distribution = make_strategy(strategy)  # first: a multi-worker strategy must precede other TF work
     chief = is_chief(distribution)
@@ -160,14 +179,26 @@ def train_imdb(
         print(f"{_STRATEGY_CLASSES[strategy]}: {plural(replicas, 'replica')}; here {devices}")
 
     # data
-    train, test = load_reviews(aclimdb, data_dir)
-    print(f"{len(train):,} training and {len(test):,} test reviews")
-    vocab_path = vocabulary_file(vocab or default_vocabulary(logdir, vocab_size))
-    encoder = subword_encoder(vocab_path, train.texts, vocab_size, save=chief, live=verbose == 1)
+    if sample is None:
+        train, test = load_reviews(aclimdb, data_dir)
+        print(f"{len(train):,} training and {len(test):,} test reviews")
+    else:
+        train, test = sample_reviews(sample)
+        print(
+            f"GENERATED reviews, not IMDB: {len(train):,} training and {len(test):,} test reviews made up by "
+            "training.imdb.sample (IMDB-like: many weak cues, negation, sarcasm, 2.5% label noise)"
+        )
+    vocab_path = vocabulary_file(vocab or default_vocabulary(logdir, vocab_size, name=name))
+    encoder = subword_encoder(
+        vocab_path, train.texts, vocab_size, given=vocab is not None, save=chief, live=verbose == 1
+    )
     fast = FastEncoder(encoder)  # one for both splits: each distinct token is split once
     train_tokens = encode_reviews(fast, train, "training", verbose=verbose)
     test_tokens = encode_reviews(fast, test, "test", verbose=verbose)
     counts = np.bincount(train_tokens.ids, minlength=encoder.vocab_size)
+    if vocab is not None:
+        text_bytes = sum(len(text.encode("utf-8")) for text in train.texts)
+        check_given_vocabulary(vocab_path, encoder, vocab_size, byte_tokens=int(counts[-256:].sum()), text_bytes=text_bytes)
     # Choosing the epoch on the test reviews would be peeking: a held-out share of the
     # training reviews chooses it, and the test reviews are scored once, at the end.
     fit_tokens, held_out = hold_out(train_tokens, validation_split, seed)
@@ -336,6 +367,17 @@ class _Scratch:
         return value
 
 
+def sample_reviews(count: int) -> tuple[Reviews, Reviews]:
+    """`count` generated training reviews and as many test reviews (see `training.imdb.sample`):
+    the same for every run, as a dataset is; the test split reviews other movies."""
+    from training.imdb.sample import CorpusSettings, corpus_reviews
+
+    # At most 1,000 words (IMDB's longest have 2,500; 1% of reviews are cut): 4 fewer
+    # batch widths for XLA to compile, a quarter of the first epoch.
+    settings = CorpusSettings(max_words=1_000)
+    return tuple(Reviews(*corpus_reviews(count, seed=0, split=split, settings=settings)) for split in ("train", "test"))
+
+
 def token_metadata(
     encoder: SubwordTextEncoder, counts: np.ndarray, sentiment: np.ndarray | None = None
 ) -> dict[str, list]:
@@ -349,15 +391,16 @@ def token_metadata(
 
 
 def final_layouts(layout: str | None) -> tuple[Layout, ...]:
-    """The layouts to compute for `final` (see `train_imdb`'s `layout`)."""
+    """The layouts to compute for `final` (see `train_imdb`'s `layout`); a click on one
+    colours the tokens by sentiment and labels them by token."""
     if layout is None:
         if installed("umap"):
-            return (Layout("umap"),)
+            return (Layout("umap", **_VIEW),)
         print(f"(no UMAP of every token in the projector's Bookmarks: {INSTALL} adds one)")
         return ()
     if layout == "none":
         return ()
-    chosen = Layout(layout)
+    chosen = Layout(layout, **_VIEW)
     if not installed(layout):
         raise ProjectorExportError(f"`layout={layout}` needs a library that is not installed: {INSTALL}")
     return (chosen,)
