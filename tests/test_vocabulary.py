@@ -160,13 +160,19 @@ def test_a_saved_vocabulary_is_reused_only_for_the_reviews_and_target_it_was_bui
     assert f"{file} was built for about 400 tokens, not 500" in capsys.readouterr().out
 
 
-def test_a_vocabulary_without_a_record_is_rebuilt_and_someone_elses_is_refused(reviews, tmp_path, capsys):
+def test_a_vocabulary_without_a_record_is_not_used_nor_replaced_and_someone_elses_is_refused(
+    reviews, tmp_path, capsys
+):
     file = tmp_path / "imdb-vocab400.subwords"
     old = build_subword_vocabulary(["only a few words here"] * 3, 300)
-    old.save_to_file(str(file)[: -len(".subwords")])  # as earlier versions saved it: no record
+    old.save_to_file(str(file)[: -len(".subwords")])  # as earlier versions saved it, or a user: no record
+    before = file.read_bytes()
     rebuilt = subword_encoder(str(file), reviews, 400, live=False)
     assert f"{file} has no record of the reviews it was built from" in capsys.readouterr().out
-    assert load_encoder(str(file)).subwords == rebuilt.subwords != old.subwords
+    assert rebuilt.subwords != old.subwords and file.read_bytes() == before  # built for these reviews, not saved
+    file.unlink()  # moved away: the new one is saved
+    subword_encoder(str(file), reviews, 400, live=False)
+    assert load_encoder(str(file)).subwords == rebuilt.subwords
 
     # Someone put their own subwords in the file: never overwritten, and not used unasked.
     lines = saved_lines(file)
