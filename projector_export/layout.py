@@ -256,10 +256,8 @@ def _add_bookmark(run, filename: str, new: dict[tuple[str, int], str], *, also=N
     from projector_export.files.paths import inside, shown
     from projector_export.files.reading import read_bytes
     from projector_export.files.staging import RUN, staged_folder
-    from projector_export.runs import read_run_tensor
-
     with staged_folder(run.run_dir, RUN, copy_current=True) as stage:
-        _check_unchanged(run, read_run_tensor(stage.path, run.name))
+        _check_unchanged(run, stage.path)
         config = read_config(stage.path)
         entry = next(e for e in config.embeddings if e.tensor_name.removesuffix(":0") == run.key)
         existing = []
@@ -280,11 +278,19 @@ def _add_bookmark(run, filename: str, new: dict[tuple[str, int], str], *, also=N
     return filename, result
 
 
-def _check_unchanged(laid_out, now) -> None:
-    """Refuse to add a layout to a tensor that is no longer the one laid out."""
-    if now.key != laid_out.key or now.vectors.shape != laid_out.vectors.shape or not np.array_equal(
-        now.vectors, laid_out.vectors
-    ):
+def _check_unchanged(laid_out, staging: str) -> None:
+    """Refuse to add a layout to a tensor that is no longer the one laid out: compared by what
+    the checkpoint's index says of it (shape, dtype, crc32c), without reading it again."""
+    from projector_export.checkpoint import Checkpoint, key_of
+    from projector_export.config import read_config
+    from projector_export.runs import stored_identity
+
+    keys = {key_of(entry.tensor_name) for entry in read_config(staging).embeddings}
+    try:
+        now = stored_identity(Checkpoint(staging), laid_out.key) if laid_out.key in keys else None
+    except (ProjectorExportError, KeyError):
+        now = None
+    if now != laid_out.stored:
         raise ProjectorExportError(
             f"{laid_out.run_dir}: tensor {laid_out.name!r} was replaced while it was laid out (another export "
             "wrote the run meanwhile); the run is left as that export wrote it: lay it out again"

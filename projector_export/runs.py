@@ -37,6 +37,7 @@ class RunTensor:
     sprite_path: str | None
     single_image_dim: tuple[int, int] | None
     metadata: bytes | None = None
+    stored: tuple = ()  # (shape, dtype, crc32c) as the checkpoint's index has it: the tensor's identity
 
     def labels(self) -> list[str]:
         """The first metadata column, unescaped: one label a row; row numbers without metadata."""
@@ -132,7 +133,15 @@ def read_run_tensor(run_dir: str, tensor: str | None = None) -> RunTensor:
         sprite_path=sprite_path,
         single_image_dim=tuple(entry.sprite.single_image_dim) or None,
         metadata=metadata,
+        stored=stored_identity(saved, key),
     )
+
+
+def stored_identity(saved: Checkpoint, key: str) -> tuple:
+    """What tells a stored tensor from another without reading it: its shape, dtype and the
+    crc32c of its bytes, from the checkpoint's index."""
+    entry = saved.entries[key]
+    return tuple(entry.shape), entry.dtype_name, entry.crc32c
 
 
 def _check_metadata(run_dir: str, relative: str, data: bytes, rows: int) -> None:

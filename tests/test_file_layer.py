@@ -175,8 +175,8 @@ def test_a_layout_of_vectors_replaced_meanwhile_is_refused_not_stored(run, monke
         return compute(points, layout, **kwargs)
 
     monkeypatch.setattr("projector_export.layout.compute_layout", renamed)
-    with pytest.raises(ProjectorExportError, match="has no tensor 'embedding'"):
-        add_layout(run, "pca")
+    with pytest.raises(ProjectorExportError, match="tensor 'embedding' was replaced while it was laid out"):
+        add_layout(run, "pca")  # the tensor is gone from the run: the same line, not a StopIteration
 
 
 # ------------------------------------------------------------- re-export keeps

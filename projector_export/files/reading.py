@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from projector_export import _crc32c
 from projector_export.errors import ProjectorExportError
 from projector_export.files import fs
 from projector_export.files.paths import named
@@ -165,6 +166,20 @@ def utf8_lines(path: str, what: str, *, fix: str = "save it as UTF-8") -> Iterat
             except UnicodeDecodeError:
                 raise ProjectorExportError(f"{named(what, path)}, line {number}: not UTF-8 text; {fix}") from None
             yield number, line.removeprefix(BOM) if number == 1 else line
+
+
+def checksum(path: str) -> str:
+    """What a record keeps of a file's content: its CRC-32C, which tells a file the tool wrote
+    from one changed since (a check against accidents, not forgery: 0.1 s for 400 MB)."""
+    crc = 0
+    with fs.open_read(path) as f:
+        while chunk := f.read(_crc32c.CHUNK):
+            crc = _crc32c.extend(crc, chunk)
+    return checksum_text(crc)
+
+
+def checksum_text(crc: int) -> str:
+    return f"crc32c:{crc:08x}"
 
 
 @dataclass

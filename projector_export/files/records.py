@@ -2,7 +2,7 @@
 
 Every folder the tool writes whole gets a record, `.projector-export.json`, written
 last into its staging folder: its kind and, for every file in it, the size,
-modification time and SHA-256 it had when written. A file is the tool's while it is
+modification time and checksum (CRC-32C) it had when written. A file is the tool's while it is
 as recorded (same size and time, or, after a copy, same size and content); anything
 else in the folder (a file a user added or changed, a link, a FIFO) is the user's: it
 is carried into the next version of the folder, never deleted. A subfolder with a
@@ -24,7 +24,6 @@ the config names; anything else, their event files included, stays the user's.
 from __future__ import annotations
 
 import fnmatch
-import hashlib
 import json
 import os
 import posixpath
@@ -34,7 +33,7 @@ from projector_export.checkpoint import CHECKPOINT_PREFIX, CHECKPOINT_STATE_FILE
 from projector_export.config import CONFIG_FILENAME
 from projector_export.errors import ProjectorExportError
 from projector_export.files import fs
-from projector_export.files.reading import MAX_CONFIG_BYTES, read_bytes
+from projector_export.files.reading import MAX_CONFIG_BYTES, checksum, read_bytes
 
 RECORD_FILENAME = ".projector-export.json"
 RUN = "projector run"
@@ -50,7 +49,7 @@ _FORMAT = 1
 
 
 class Record:
-    """A folder's record: its kind, the files written (path -> (size, mtime_ns, sha256)) and the
+    """A folder's record: its kind, the files written (path -> (size, mtime_ns, checksum)) and the
     subfolders that keep records of their own."""
 
     def __init__(self, kind: str, files: dict[str, tuple[int, int, str]], folders: list[str]):
@@ -67,8 +66,8 @@ class Record:
 
 
 def make_record(folder: str, kind: str, known: dict[str, str] | None = None) -> Record:
-    """The record of `folder` as it is now: every regular file in it, hashed (from `known`,
-    relative path -> SHA-256 of what was written, or by reading), subfolders with a record of
+    """The record of `folder` as it is now: every regular file in it, with its checksum (from
+    `known`, relative path -> checksum of what was written, or by reading), subfolders with a record of
     their own named and not entered."""
     known = known or {}
     files: dict[str, tuple[int, int, str]] = {}
@@ -84,7 +83,7 @@ def make_record(folder: str, kind: str, known: dict[str, str] | None = None) -> 
             if found != fs.FILE or path == RECORD_FILENAME:
                 continue
             entry = fs.entry(fs.join(current, name))
-            digest = known.get(path) or _sha256(fs.join(current, name))
+            digest = known.get(path) or checksum(fs.join(current, name))
             files[path] = (entry.size, entry.mtime_ns, digest)
     return Record(kind, files, sorted(delegated))
 
@@ -126,14 +125,6 @@ def _plain(path: str) -> bool:
     return bool(path) and not path.startswith("/") and all(part not in ("", ".", "..") for part in parts)
 
 
-def _sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with fs.open_read(path) as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def kind_of(folder: str) -> str | None:
     """`RUN`, `STANDALONE` or `TRAINING` for a folder this tool wrote; None for any other."""
     record = read_record(folder)
@@ -163,7 +154,7 @@ def owned_files(folder: str) -> set[str] | None:
         found = fs.entry(fs.join(folder, path))
         if found is None or found.kind != fs.FILE or found.size != size:
             continue
-        if (mtime_ns and found.mtime_ns == mtime_ns) or _sha256(fs.join(folder, path)) == digest:
+        if (mtime_ns and found.mtime_ns == mtime_ns) or checksum(fs.join(folder, path)) == digest:
             owned.add(path)
     for name in record.folders:
         inner = owned_files(fs.join(folder, name)) if fs.is_folder(fs.join(folder, name)) else None

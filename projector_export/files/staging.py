@@ -76,7 +76,7 @@ class Stage:
         self.path = path
         self.target = target
         self.exists = exists
-        self._written: dict[str, str] = {}  # relative path -> SHA-256, for the record
+        self._written: dict[str, str] = {}  # relative path -> checksum, for the record
 
     def final(self, value):
         """`value` with every path inside the staging folder as it will be after the swap: for a
@@ -103,7 +103,7 @@ class Stage:
         fs.makedirs(posixpath.dirname(path))
         with new_file(path) as f:
             yield f
-        self._written[name] = f.sha256
+        self._written[name] = f.checksum
 
     def remove(self, name: str) -> None:
         """Remove a file of the staging folder (one copied from the current folder, to write anew)."""

@@ -14,37 +14,40 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
 import os
 import posixpath
 import uuid
 from collections.abc import Callable, Iterator
 
+from projector_export import _crc32c
 from projector_export.errors import ProjectorExportError
 from projector_export.files import fs
 from projector_export.files.paths import named, normalise, shown
+from projector_export.files.reading import checksum_text
 
 
 class HashingWriter:
-    """A binary file being written, with the SHA-256 and size of what was written so far."""
+    """A binary file being written, with the checksum (see `checksum`) and size of what was written so far."""
 
     def __init__(self, file, path: str | None = None):
         self._file = file
-        self._hash = hashlib.sha256()
+        self._crc = 0
         self.size = 0
         self.path = path
-        self._copies = path is not None and fs.is_remote(path)  # tf.io.gfile takes bytes only
 
     def write(self, data) -> int:
-        view = memoryview(data).cast("B")
-        self._hash.update(view)
-        self._file.write(data if isinstance(data, bytes) else view.tobytes() if self._copies else view)
-        self.size += len(view)
-        return len(view)
+        if not isinstance(data, bytes):
+            data = memoryview(data).cast("B").tobytes()  # crc32c and tf.io.gfile take bytes only
+        for start in range(0, len(data), _crc32c.CHUNK):
+            self._crc = _crc32c.extend(self._crc, data[start : start + _crc32c.CHUNK])
+        self._file.write(data)
+        self.size += len(data)
+        return len(data)
 
     @property
-    def sha256(self) -> str:
-        return self._hash.hexdigest()
+    def checksum(self) -> str:
+        return checksum_text(self._crc)
+
 
 
 @contextlib.contextmanager
