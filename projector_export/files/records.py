@@ -88,15 +88,6 @@ def make_record(folder: str, kind: str, known: dict[str, str] | None = None) -> 
     return Record(kind, files, sorted(delegated))
 
 
-def write_record(folder: str, kind: str, known: dict[str, str] | None = None) -> None:
-    """Write the record of `folder` (see `make_record`) into it."""
-    from projector_export.files.writing import new_file
-
-    text = make_record(folder, kind, known).text().encode("utf-8")
-    with new_file(fs.join(folder, RECORD_FILENAME)) as f:
-        f.write(text)
-
-
 def read_record(folder: str) -> Record | None:
     """The record of `folder`; None when it has none, or one this version cannot read."""
     path = fs.join(folder, RECORD_FILENAME)

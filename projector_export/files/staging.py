@@ -155,7 +155,7 @@ def staged_folder(target: str, kind: str, *, copy_current: bool = False) -> Iter
                             fs.copy(fs.join(target, name), stage.join(name))
                 yield stage
                 _refuse_clashes(target, staging, kept or [])
-                records.write_record(staging, kind, stage._written)
+                _write_record(stage, kind)
                 ready = posixpath.join(parent, f".{base}.swap-{staging.rsplit('-', 1)[1]}")
                 fs.rename(staging, ready)
                 staging = ready
@@ -168,6 +168,13 @@ def staged_folder(target: str, kind: str, *, copy_current: bool = False) -> Iter
         # The new folder is in place: what follows must not fail the write.
         if previous is not None:
             _carry_and_discard(previous, target, announce=False)
+
+
+def _write_record(stage: Stage, kind: str) -> None:
+    """The record of what the staging folder holds, written last into it (see `records`)."""
+    text = records.make_record(stage.path, kind, stage._written).text()
+    with new_file(stage.join(records.RECORD_FILENAME)) as f:
+        f.write(text.encode("utf-8"))
 
 
 def check_target(target: str, kind: str) -> None:
