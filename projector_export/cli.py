@@ -12,7 +12,7 @@ import os
 import posixpath
 import sys
 
-from projector_export.console import quiet_tensorflow
+from projector_export.console import Progress, quiet_tensorflow
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -142,7 +142,7 @@ def _reworded_record(make_record, name, *args, **kwargs) -> logging.LogRecord:
     record = make_record(name, *args, **kwargs)
     if name.startswith("projector_export"):
         record.msg, record.args = _flags(record.getMessage()), None
-        _Progress.end_line()
+        Progress.end_line()
     return record
 
 
@@ -159,7 +159,7 @@ def _export(args: argparse.Namespace) -> int:
     from projector_export.sources import export_file
 
     run_dir = folder_in(args.logdir, args.run)
-    with _Progress(f"reading {args.input}") as progress:
+    with Progress(f"reading {args.input}", delay=2.0, noun="rows") as progress:
         result = export_file(
             args.input, run_dir, metadata=args.metadata, name=args.name, max_rows=args.max_rows, progress=progress
         )
@@ -174,7 +174,7 @@ def _export(args: argparse.Namespace) -> int:
 def _tsv(args: argparse.Namespace) -> int:
     from projector_export.standalone import export_standalone
 
-    with _Progress("writing vectors.tsv") as progress:
+    with Progress("writing vectors.tsv", delay=2.0, noun="rows") as progress:
         result = export_standalone(args.run_dir, args.out, tensor=args.tensor, progress=progress)
     print(f"wrote {result.shape[0]:,} x {result.shape[1]} tensor {result.name!r} to {args.out}:")
     print("  vectors.tsv, metadata.tsv: load them with the Load button of https://projector.tensorflow.org")
@@ -200,7 +200,7 @@ def _layout(args: argparse.Namespace) -> int:
 
     settings = Layout(args.method, dims=args.dims, seed=args.seed, n_neighbors=args.neighbors,
                       min_dist=args.min_dist, perplexity=args.perplexity, metric=args.metric)
-    with _Stage() as progress:
+    with Progress(delay=2.0, ticking=True) as progress:
         result = add_layout(args.run_dir, settings, tensor=args.tensor, out=args.out, overwrite=args.force,
                             progress=progress)
     print(f"added bookmark {result.label!r} to tensor {result.tensor!r} ({result.seconds:.0f} s)")
@@ -227,82 +227,6 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text} is not a positive number")
     return value
-
-
-class _Progress:
-    """A one-line progress counter on stderr, shown once a job has run for two seconds."""
-
-    shown = False  # whether a progress line is on the screen, unfinished
-
-    def __init__(self, label: str):
-        self.label = label
-
-    def __enter__(self):
-        self.start = None  # from the first report: starting TensorFlow is not the job
-        return self
-
-    def __call__(self, done: int, total: int | None = None) -> None:
-        import time
-
-        self.start = self.start or time.monotonic()
-        if time.monotonic() - self.start < 2.0:
-            return
-        share = f" of {total:,} ({100 * done / total:.0f}%)" if total else ""
-        print(f"\r{self.label}: {done:,} rows{share}", end="", file=sys.stderr, flush=True)
-        _Progress.shown = True
-
-    @staticmethod
-    def end_line() -> None:
-        if _Progress.shown:
-            print(file=sys.stderr)
-            _Progress.shown = False
-
-    def __exit__(self, *exc):
-        self.end_line()
-
-
-class _Stage:
-    """A one-line progress display on stderr for long jobs: the current stage and the time so far,
-    refreshed every second (the libraries' own output is silenced)."""
-
-    def __init__(self):
-        self.stage = "starting"
-        self.width = 0
-
-    def __enter__(self):
-        import threading
-        import time
-
-        self.start = time.monotonic()
-        self.done = threading.Event()
-        self.thread = threading.Thread(target=self._refresh, daemon=True)
-        self.thread.start()
-        return self
-
-    def __call__(self, stage: str) -> None:
-        self.stage = stage
-
-    def _refresh(self) -> None:
-        import time
-
-        # A terminal gets the line rewritten every second; a log file a line every 10 s.
-        every = 1 if sys.stderr.isatty() else 10
-        ticks = 0
-        while not self.done.wait(1.0):
-            ticks += 1
-            if ticks >= 2 and ticks % every == 0:
-                line = f"{self.stage} ({time.monotonic() - self.start:.0f} s)"
-                if every == 1:
-                    print("\r" + line.ljust(self.width), end="", file=sys.stderr, flush=True)
-                    self.width = len(line)
-                else:
-                    print(line, file=sys.stderr, flush=True)
-
-    def __exit__(self, *exc):
-        self.done.set()
-        self.thread.join()
-        if self.width:
-            print(file=sys.stderr)
 
 
 if __name__ == "__main__":

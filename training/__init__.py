@@ -6,7 +6,6 @@
 - `training.callbacks`: snapshots of the embedding, kNN agreement, the epoch line, the
   progress bar;
 - `training.strategies`: `tf.distribute` strategies by name;
-- `training.progress`: progress lines and counted words for the console (TensorFlow-free);
 - `training.plots`: scatter plots and animations of coloured points;
 - `training.cli`: the `projector-train` command, a registry of the models' options.
 """

@@ -183,7 +183,7 @@ class ProgressBar(keras.callbacks.Callback):
     """Keras's progress bar: over each epoch's steps (`unit="step"`), or over the epochs.
 
     Keras's bar redraws its line with carriage returns, backspaces and colour codes even
-    when the output is a file: give it only to a terminal (`training.progress.interactive`).
+    when the output is a file: give it only to a terminal (`projector_export.console.interactive`).
     Over epochs it shows the epoch's logs as the callbacks before it left them: list it last.
     """
 

@@ -26,7 +26,7 @@ from training.colours.data import Pairs, load_colours, make_pairs
 from training.colours.model import build_model, embedding_vectors, learning_rate_schedule
 from training.loop import check_seed, fit
 from training.plots import colour_plots
-from training.progress import plural
+from projector_export.console import plural
 from training.runs import CtrlC, check_run_folder, training_run
 
 BATCH_SIZE = 512

@@ -7,9 +7,10 @@ TensorFlow is imported only when the command runs (by `training.colours.job`), s
 from __future__ import annotations
 
 import argparse
+import sys
 
 from training.colours import DEFAULT_DIMS, DEFAULT_EPOCHS, DEFAULT_PAIRS, DEFAULT_SEEDS
-from training.progress import interactive, plural
+from projector_export.console import interactive, plural
 
 HELP = "colour-name embeddings learnt from pairs of similar colours (the blog post's job)"
 DESCRIPTION = (
@@ -56,7 +57,7 @@ def run(args: argparse.Namespace) -> None:
         logdir=args.logdir,
         data=args.data,
         normalise=args.normalise,
-        verbose=1 if interactive() and not args.quiet else 2,
+        verbose=1 if interactive(sys.stdout) and not args.quiet else 2,
     )
     print()
     for colour_run in runs:

@@ -31,7 +31,7 @@ from projector_export import Embedding, ExportResult, Layout, ProjectorExportErr
 from projector_export.reductions import INSTALL, installed
 from projector_export.callback import PROJECTOR_SUBFOLDER
 from training.callbacks import EpochLine, ProgressBar, Snapshot, Snapshots, snapshot_name
-from training.progress import plural
+from projector_export.console import plural
 from training.imdb import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_EPOCHS,

@@ -7,10 +7,11 @@ answers at once.
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import TYPE_CHECKING
 
 from projector_export.reductions import METHOD_NAMES, METHODS
-from training.progress import interactive, plural
+from projector_export.console import interactive, plural
 from training.imdb import (
     ACLIMDB_URL,
     DEFAULT_BATCH_SIZE,
@@ -125,7 +126,7 @@ def run(args: argparse.Namespace) -> ImdbRun:
         vocab_size=vocab_size if args.vocab_size is None else args.vocab_size,
         strategy=args.strategy,
         seed=args.seed,
-        verbose=1 if interactive() and not args.quiet else 0,
+        verbose=1 if interactive(sys.stdout) and not args.quiet else 0,
         validation_split=args.validation_split,
         patience=args.patience,
         learning_rate=args.learning_rate,

@@ -8,6 +8,8 @@ compiles the training step once a width.
 
 from __future__ import annotations
 
+import sys
+
 import logging
 import math
 from dataclasses import dataclass
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
-from training.progress import Progress, plural
+from projector_export.console import Progress, plural
 from training.imdb.data import Reviews
 from training.imdb.encoding import FastEncoder, slices
 from training.imdb.subwords import SubwordTextEncoder
@@ -57,9 +59,10 @@ def encode_reviews(
     with a warning.
     """
     fast = encoder if isinstance(encoder, FastEncoder) else FastEncoder(encoder)
-    progress = Progress(f"tokenising {plural(len(reviews), split + ' review')}", len(reviews), live=verbose == 1)
-    ids, lengths = fast.encode(reviews.texts, progress=progress.update)
-    progress.done()
+    progress = Progress(f"tokenising {plural(len(reviews), split + ' review')}", len(reviews), stream=sys.stdout,
+                        live=verbose == 1)
+    ids, lengths = fast.encode(reviews.texts, progress=progress)
+    progress.done(f"{len(reviews):,}")
     keep = lengths > 0
     if not keep.all():
         logger.warning("dropping %s with no tokens", plural(int((~keep).sum()), "review"))

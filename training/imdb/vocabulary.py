@@ -22,6 +22,7 @@ import json
 import logging
 import os
 import posixpath
+import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
@@ -32,7 +33,7 @@ from projector_export.files.reading import read_text
 from projector_export.files.writing import write_file
 from training.imdb import DEFAULT_VOCAB_SIZE
 from training.imdb.subwords import SubwordTextEncoder, build_subword_vocabulary
-from training.progress import Progress, plural
+from projector_export.console import Progress, plural
 
 logger = logging.getLogger(__name__)
 
@@ -217,8 +218,8 @@ def build_encoder(
     `SubwordTextEncoder.build_from_corpus` builds (see `build_subword_vocabulary`), with a
     progress line (`  vocabulary: 8,112 tokens in 9 s`)."""
     check_vocab_size(target_vocab_size)
-    progress = Progress("  vocabulary", len(texts), live=live)
-    encoder = build_subword_vocabulary(texts, target_vocab_size, progress=progress.say)
+    progress = Progress("  vocabulary", len(texts), stream=sys.stdout, live=live)
+    encoder = build_subword_vocabulary(texts, target_vocab_size, progress=progress)
     progress.done(f"{encoder.vocab_size:,} tokens")
     return encoder
 
