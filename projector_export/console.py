@@ -109,6 +109,12 @@ def _write_all(fd: int, data: bytes) -> None:
 # ------------------------------------------------------------------------ progress
 
 
+def say(text: str = "") -> None:
+    """Print a line of a command's output on stdout, after ending any progress line on the screen."""
+    Progress.end_line()
+    print(text, flush=True)
+
+
 def interactive(stream=None) -> bool:
     """Whether a progress line may be redrawn in place: `stream` (default stderr) is a terminal."""
     stream = sys.stderr if stream is None else stream

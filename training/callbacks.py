@@ -17,6 +17,9 @@ from typing import Any, Literal
 import keras
 import numpy as np
 
+from projector_export.console import say
+from projector_export.errors import ProjectorExportError
+
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +59,7 @@ class Snapshots(keras.callbacks.Callback):
     ):
         super().__init__()
         if every not in ("call", "epoch"):
-            raise ValueError(f"every={every!r}: use 'call' or 'epoch'")
+            raise ProjectorExportError(f"`every={every!r}`: use 'call' or 'epoch'")
         self.vectors = vectors
         self.metadata = metadata
         self.every = every
@@ -176,7 +179,7 @@ class EpochLine(keras.callbacks.Callback):
         logs = logs or {}
         names = sorted(logs, key=lambda name: (name != self.first, name))
         values = ", ".join(f"{name} {float(logs[name]):.4f}" for name in names)
-        print(f"epoch {epoch + 1}/{self.params['epochs']}: {values}", flush=True)
+        say(f"epoch {epoch + 1}/{self.params['epochs']}: {values}")
 
 
 class ProgressBar(keras.callbacks.Callback):
@@ -190,7 +193,7 @@ class ProgressBar(keras.callbacks.Callback):
     def __init__(self, unit: Literal["step", "epoch"] = "step"):
         super().__init__()
         if unit not in ("step", "epoch"):
-            raise ValueError(f"unit={unit!r}: use 'step' or 'epoch'")
+            raise ProjectorExportError(f"`unit={unit!r}`: use 'step' or 'epoch'")
         self.unit = unit
         self.bar: keras.utils.Progbar | None = None
 

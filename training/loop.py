@@ -150,12 +150,12 @@ def evaluate(
 def _batches(x, y, *, batch_size, shuffle, seed, strategy):
     if isinstance(x, tf.data.Dataset):
         if y is not None:
-            raise ValueError("give the targets inside the dataset, not as `y`")
+            raise ProjectorExportError("`y=...` with a dataset: give the targets inside the dataset, not as `y`")
         return _DatasetBatches(x, strategy)
     if strategy is not None:
-        raise ValueError("a strategy trains from a tf.data.Dataset; make one of the arrays")
+        raise ProjectorExportError("`strategy=...` with arrays: a strategy trains from a tf.data.Dataset; make one of the arrays")
     if batch_size is None:
-        raise ValueError("arrays need a batch_size")
+        raise ProjectorExportError("`batch_size=None` with arrays: give the rows a step, e.g. batch_size=512")
     return _ArrayBatches(x, y, batch_size, shuffle=shuffle, seed=seed)
 
 

@@ -83,7 +83,7 @@ def load_colours(path: str | None = None) -> pd.DataFrame:
         first_line[name] = line
         try:
             rgb.append(parse(row))
-        except ValueError as error:
+        except ProjectorExportError as error:
             raise ProjectorExportError(f"{source}, line {line}: {error}") from None
         names.append(name)
 
@@ -112,7 +112,7 @@ def _cell(row: list[str], index: int) -> str:
 
 def _channel(text: str, column: str) -> int:
     if not _CHANNEL_RE.fullmatch(text) or int(float(text)) > 255:
-        raise ValueError(f"{column} is {text!r}; it must be a whole number from 0 to 255")
+        raise ProjectorExportError(f"{column} is {text!r}; it must be a whole number from 0 to 255")
     return int(float(text))
 
 
@@ -128,7 +128,7 @@ def _parse_hex(index: int, header: list[str]):
     def parse(row: list[str]) -> tuple[int, int, int]:
         match = _HEX_RE.fullmatch(_cell(row, index))
         if not match:
-            raise ValueError(
+            raise ProjectorExportError(
                 f"column {header[index]!r} is {_cell(row, index)!r}; it must be six hex digits such as #5f9ea0"
             )
         value = int(match.group(1), 16)
@@ -141,7 +141,7 @@ def _parse_kaggle(index: int):
     def parse(row: list[str]) -> tuple[int, int, int]:
         parts = _cell(row, index).split(";")
         if len(parts) != 3:
-            raise ValueError(
+            raise ProjectorExportError(
                 f"column {_KAGGLE_RGB!r} is {_cell(row, index)!r}; it must be three numbers 0-255 "
                 "separated by ';' such as 95;158;160"
             )

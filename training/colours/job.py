@@ -26,7 +26,7 @@ from training.colours.data import Pairs, load_colours, make_pairs
 from training.colours.model import build_model, embedding_vectors, learning_rate_schedule
 from training.loop import check_seed, fit
 from training.plots import colour_plots
-from projector_export.console import plural
+from projector_export.console import plural, say
 from training.runs import CtrlC, check_run_folder, training_run
 
 BATCH_SIZE = 512
@@ -104,7 +104,7 @@ def train_colours(
     colours = load_colours(data)
     training = make_pairs(colours, pairs)
     if verbose:
-        print(
+        say(
             f"{plural(len(colours), 'colour')}, {plural(pairs, 'pair')}, "
             f"{100 * training.positive_share:.1f}% labelled similar"
         )
@@ -148,7 +148,7 @@ def train_colour_model(
     model = build_model(len(colours), dims, normalise=normalise, learning_rate=learning_rate)
     snapshots = Snapshots(embedding_vectors, every="call")
     if verbose:
-        print(f"Training {model.name} ({plural(epochs, 'epoch')}, seed {seed}) into {run_dir}")
+        say(f"Training {model.name} ({plural(epochs, 'epoch')}, seed {seed}) into {run_dir}")
     ctrl_c = CtrlC()
     with training_run(run_dir) as stage:
         callbacks = [
@@ -193,13 +193,13 @@ def train_colour_model(
         export=stage.final(export),
     )
     if ctrl_c.pressed:
-        print(
+        say(
             f"\ninterrupted at step {snapshots.taken[-1].step:,}: {run_dir} holds the model as trained so far "
             f"({plural(len(export.tensors), 'projector tensor')}, its scalars and plots)"
         )
         raise KeyboardInterrupt
     if verbose:
-        print(
+        say(
             f"{model.name}: loss {run.loss:.4f}, kNN@10 agreement with RGB {run.knn:.3f} "
             f"(1.0 = same neighbours, chance {10 / (len(colours) - 1):.3f}), fit {fit_seconds:.1f} s"
         )

@@ -31,7 +31,7 @@ from projector_export import Embedding, ExportResult, Layout, ProjectorExportErr
 from projector_export.reductions import INSTALL, installed
 from projector_export.callback import PROJECTOR_SUBFOLDER
 from training.callbacks import EpochLine, ProgressBar, Snapshot, Snapshots, snapshot_name
-from projector_export.console import plural
+from projector_export.console import plural, say
 from training.imdb import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_EPOCHS,
@@ -176,15 +176,15 @@ def train_imdb(
     replicas = distribution.num_replicas_in_sync if distribution else 1
     if distribution is not None:
         devices = ", ".join(distribution.extended.worker_devices)
-        print(f"{_STRATEGY_CLASSES[strategy]}: {plural(replicas, 'replica')}; here {devices}")
+        say(f"{_STRATEGY_CLASSES[strategy]}: {plural(replicas, 'replica')}; here {devices}")
 
     # data
     if sample is None:
         train, test = load_reviews(aclimdb, data_dir)
-        print(f"{len(train):,} training and {len(test):,} test reviews")
+        say(f"{len(train):,} training and {len(test):,} test reviews")
     else:
         train, test = sample_reviews(sample)
-        print(
+        say(
             f"GENERATED reviews, not IMDB: {len(train):,} training and {len(test):,} test reviews made up by "
             "training.imdb.sample (IMDB-like: many weak cues, negation, sarcasm, 2.5% label noise)"
         )
@@ -202,7 +202,7 @@ def train_imdb(
     # Choosing the epoch on the test reviews would be peeking: a held-out share of the
     # training reviews chooses it, and the test reviews are scored once, at the end.
     fit_tokens, held_out = hold_out(train_tokens, validation_split, seed)
-    print(
+    say(
         f"{len(held_out):,} of the training reviews held out to choose the epoch; "
         f"the {len(test_tokens):,} test reviews are scored once, at the end"
     )
@@ -225,7 +225,7 @@ def train_imdb(
         )
     export, ctrl_c = result.export, result.ctrl_c
     if ctrl_c.pressed:
-        print(
+        say(
             f"\ninterrupted after {plural(len(result.history.get('val_accuracy', [])), 'epoch')}: {run_dir} holds the "
             f"model as trained so far"
             + (f" ({plural(len(export.tensors), 'projector tensor')} and its logs)" if export else "")
@@ -284,7 +284,7 @@ def _fit_test_export(
     if verbose == 1:
         callbacks.append(ProgressBar("step"))
     steps_per_epoch = len(train_data)
-    print(
+    say(
         f"Training {model.name} ({plural(epochs, 'epoch')}, batch {batch_size}, {encoder.vocab_size:,} tokens) "
         f"into {stage.target}"
     )
@@ -300,19 +300,18 @@ def _fit_test_export(
     fit_seconds = time.perf_counter() - start
     chosen = best_epoch(best) if snapshots.taken else 0
     if best.stopped_epoch:
-        print(f"stopped after epoch {best.stopped_epoch + 1}: no better val_accuracy in the last {patience}")
+        say(f"stopped after epoch {best.stopped_epoch + 1}: no better val_accuracy in the last {patience}")
 
     # test, once, with the best epoch's weights (restored by `best`)
     def score():
-        print(f"scoring the {test_reviews:,} test reviews with the weights of epoch {chosen}", flush=True)
+        say(f"scoring the {test_reviews:,} test reviews with the weights of epoch {chosen}")
         return evaluate(model, test_data, strategy=distribution)
 
     scores = ctrl_c.run(score)
     if scores is not None:
-        print(
+        say(
             f"test_accuracy {scores['accuracy']:.4f}, test_loss {scores['loss']:.4f}: the {test_reviews:,} test "
-            f"reviews, with the weights of epoch {chosen} (the best val_accuracy, {best.best:.4f})",
-            flush=True,
+            f"reviews, with the weights of epoch {chosen} (the best val_accuracy, {best.best:.4f})"
         )
         if chief:
             log_test_scores(stage, scores, chosen)
@@ -324,10 +323,9 @@ def _fit_test_export(
 
         def write(with_layouts):
             if with_layouts:
-                print(
+                say(
                     f"laying out the {encoder.vocab_size:,} tokens of final ({with_layouts[0].method}) for the "
-                    "projector's Bookmarks",
-                    flush=True,
+                    "projector's Bookmarks"
                 )
             return export_imdb(
                 projector_dir, snapshots.taken, chosen, steps_per_epoch=steps_per_epoch, epochs=epochs,
@@ -337,7 +335,7 @@ def _fit_test_export(
         start = time.perf_counter()
         export = ctrl_c.run(lambda: write(layouts)) if layouts else None
         if export is not None:
-            print(f"exported in {time.perf_counter() - start:.0f} s", flush=True)
+            say(f"exported in {time.perf_counter() - start:.0f} s")
         else:  # no layout asked for, or Ctrl-C during it: the run without one
             export = write(())
     return _Fitted(model.history.history, chosen, scores, fit_seconds, export, ctrl_c)
@@ -396,7 +394,7 @@ def final_layouts(layout: str | None) -> tuple[Layout, ...]:
     if layout is None:
         if installed("umap"):
             return (Layout("umap", **_VIEW),)
-        print(f"(no UMAP of every token in the projector's Bookmarks: {INSTALL} adds one)")
+        say(f"(no UMAP of every token in the projector's Bookmarks: {INSTALL} adds one)")
         return ()
     if layout == "none":
         return ()

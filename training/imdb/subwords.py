@@ -33,6 +33,8 @@ from collections.abc import Callable, Iterable
 import numpy as np
 import tensorflow_datasets as tfds
 
+from projector_export.errors import ProjectorExportError
+
 SubwordTextEncoder = tfds.deprecated.text.SubwordTextEncoder
 
 # tfds writes an underscore inside a token as this string, so that `_` can end words.
@@ -76,21 +78,21 @@ def build_subword_vocabulary(
         A `tfds.deprecated.text.SubwordTextEncoder`.
 
     Raises:
-        ValueError: `target_vocab_size` below 258 (padding, 256 bytes and one subword),
-            `max_subword_length` below 1, or no text at all.
+        ProjectorExportError: `target_vocab_size` below 258 (padding, 256 bytes and one
+            subword), `max_subword_length` below 1, or no text at all.
     """
     if max_subword_length < 1:
-        raise ValueError(f"max_subword_length must be at least 1. Received: max_subword_length={max_subword_length}")
+        raise ProjectorExportError(f"`max_subword_length={max_subword_length}`: use at least 1 character")
     if target_vocab_size < _NUM_BYTES + 2:
-        raise ValueError(
-            f"target_vocab_size must be at least {_NUM_BYTES + 2} (padding, the 256 bytes and one subword). "
-            f"Received: target_vocab_size={target_vocab_size}"
+        raise ProjectorExportError(
+            f"`target_vocab_size={target_vocab_size}`: use at least {_NUM_BYTES + 2} (padding, the 256 bytes and "
+            "one subword)"
         )
     report = progress or (lambda line: None)
     start = time.perf_counter()
     token_counts = count_tokens(texts, progress=report)
     if not token_counts:
-        raise ValueError("the texts hold no tokens to build a vocabulary from")
+        raise ProjectorExportError("the texts hold no tokens to build a vocabulary from; give texts with words in them")
     table = _SuffixTable(token_counts, max_subword_length)
     report(
         f"{len(token_counts):,} distinct tokens, {table.size:,} distinct suffixes "

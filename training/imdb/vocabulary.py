@@ -33,7 +33,7 @@ from projector_export.files.reading import read_text
 from projector_export.files.writing import write_file
 from training.imdb import DEFAULT_VOCAB_SIZE
 from training.imdb.subwords import SubwordTextEncoder, build_subword_vocabulary
-from projector_export.console import Progress, plural
+from projector_export.console import Progress, plural, say
 
 logger = logging.getLogger(__name__)
 
@@ -125,11 +125,11 @@ def subword_encoder(
         return _build_and_save(file, texts, target_vocab_size, reason, save=save, live=live)
     encoder, record = read_vocabulary(file)
     if given:
-        print(f"Using the subword vocabulary {file} ({encoder.vocab_size:,} tokens), as given")
+        say(f"Using the subword vocabulary {file} ({encoder.vocab_size:,} tokens), as given")
         return encoder
     corpus = corpus_fingerprint(texts)
     if record is None:
-        print(
+        say(
             f"{file} has no record of the reviews it was built from (earlier versions saved none, and it may be "
             "someone's own): it is left as it is; building a vocabulary for these reviews, not saved (move that "
             "file away to have it saved there)"
@@ -149,7 +149,7 @@ def subword_encoder(
     elif record.get("target_vocab_size") != target_vocab_size:
         why = f"{file} was built for about {record.get('target_vocab_size')} tokens, not {target_vocab_size:,}"
     else:
-        print(
+        say(
             f"Using the subword vocabulary {file} ({encoder.vocab_size:,} tokens), built from these "
             f"{plural(corpus.texts, 'review')}"
         )
@@ -168,7 +168,7 @@ def _build_and_save(
     live: bool | None,
     corpus: CorpusFingerprint | None = None,
 ) -> SubwordTextEncoder:
-    print(f"{reason}; " + ("it is saved to " + file + " and reused next time" if save else "the chief saves it"))
+    say(f"{reason}; " + ("it is saved to " + file + " and reused next time" if save else "the chief saves it"))
     encoder = build_encoder(texts, target_vocab_size, live=live)
     if save:
         save_encoder(encoder, file, corpus=corpus or corpus_fingerprint(texts), target_vocab_size=target_vocab_size)
