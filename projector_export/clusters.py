@@ -34,6 +34,8 @@ column = cluster_column(found.ids, names)  # one value per row: a name, or "(no 
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
+import importlib.util
 import math
 import re
 import time
@@ -64,6 +66,9 @@ NAME_SEPARATOR = " · "
 # The method (see the module's docstring for the measurements behind each number).
 UMAP_DIMS = 5
 UMAP_NEIGHBOURS = 15
+# Clusters come out the same after 50, 100, 200 or 500 epochs (umap-learn's defaults are 500 up
+# to 10,000 points, 200 above); a layout for the eye needs more than one for HDBSCAN.
+UMAP_EPOCHS = 100
 MIN_UMAP_POINTS = 50
 MAX_MIN_SAMPLES = 15
 # HDBSCAN's graph holds this many times `min_samples` neighbours of each point.
@@ -132,25 +137,29 @@ def default_min_size(rows: int) -> int:
 
 
 def installed() -> bool:
-    """Whether the libraries `find_clusters` needs (scikit-learn 1.3+ and umap-learn) are installed."""
-    try:
-        require_libraries()
-    except ProjectorExportError:
+    """Whether the libraries `find_clusters` needs (scikit-learn 1.3+ and umap-learn) are
+    installed, without importing them."""
+    if importlib.util.find_spec("umap") is None or importlib.util.find_spec("sklearn") is None:
         return False
-    return True
+    try:
+        major, minor = (int(part) for part in importlib.metadata.version("scikit-learn").split(".")[:2])
+    except (importlib.metadata.PackageNotFoundError, ValueError):
+        return False
+    return (major, minor) >= (1, 3)
 
 
 def require_libraries() -> None:
-    """Raise a `ProjectorExportError` saying what to install when scikit-learn's HDBSCAN or umap-learn is missing."""
-    for module, package in (("sklearn.cluster", "scikit-learn"), ("umap", "umap-learn")):
+    """Raise a `ProjectorExportError` saying what to install when scikit-learn's HDBSCAN
+    (scikit-learn 1.3 or later) or umap-learn is missing."""
+    for module, package in (("sklearn.cluster", "scikit-learn 1.3 or later"), ("umap", "umap-learn")):
         try:
             imported = importlib.import_module(module)
         except ImportError:
             imported = None
         if imported is None or (module == "sklearn.cluster" and not hasattr(imported, "HDBSCAN")):
             raise ProjectorExportError(
-                f"clustering needs the {package} package{' (1.3 or later)' if package == 'scikit-learn' else ''}, "
-                f"which is not installed; install the layout libraries with: {INSTALL}"
+                f"clustering needs {package}, which is not installed; "
+                f"install the layout libraries with: {INSTALL}"
             )
 
 
@@ -287,6 +296,7 @@ def _umap(points, knn, knn_index, neighbours, metric, seed, report: Progress) ->
         n_components=UMAP_DIMS,
         n_neighbors=neighbours,
         min_dist=0.0,  # packed clusters: the layout is for HDBSCAN, not for the eye
+        n_epochs=UMAP_EPOCHS,
         metric=metric,
         random_state=seed,
         n_jobs=1 if seed is not None else usable_cpus(),
@@ -385,24 +395,12 @@ def name_clusters(
     names = name_clusters(found.ids, labels, vectors, counts=counts)
     ```
     """
-    ids = np.asarray(ids, dtype=np.int64)
-    points = np.asarray(vectors, dtype=np.float64)
-    rows = len(ids)
-    if len(labels) != rows or len(points) != rows:
-        raise ProjectorExportError(
-            f"name_clusters needs one label and one vector a row: {rows:,} ids, {len(labels):,} labels, "
-            f"{len(points):,} vectors"
-        )
-    if metric not in METRICS:
-        raise ProjectorExportError(f"`metric={metric}` is not one of {', '.join(METRICS)}")
+    ids, points, weights = _checked(ids, vectors, counts, metric, labels=labels)
     if limit < 2:
         raise ProjectorExportError(f"`limit={limit}`: the column needs room for at least 2 values")
-    clusters = int(ids.max()) + 1 if rows else 0
+    clusters = int(ids.max()) + 1 if len(ids) else 0
     if clusters == 0:
         return []
-    if metric == "cosine":
-        points = _unit_rows(points)
-    weights = np.ones(rows) if counts is None else _weights(counts, rows)
     shown = _readable_labels(labels)
     named = _named_clusters(clusters, limit - int((ids < 0).any()))
     score = _closeness(ids, points, clusters) * weights
@@ -411,6 +409,48 @@ def name_clusters(
     else:
         parts = [_representative_labels(np.flatnonzero(ids == c), shown, score) for c in range(named)]
     return _unique_names(parts) + [SMALL_CLUSTERS_NAME] * (clusters - named)
+
+
+def representative_rows(
+    ids: np.ndarray,
+    vectors: np.ndarray,
+    *,
+    counts: Sequence[float] | np.ndarray | None = None,
+    metric: str = "cosine",
+) -> list[np.ndarray]:
+    """Each cluster's rows, the most representative first (as `name_clusters` ranks them).
+
+    For a bookmark that selects a cluster: the projector's inspector lists the
+    first 100 selected points in the order given.
+
+    Example:
+
+    ```python
+    rows = representative_rows(found.ids, vectors, counts=counts)[0]  # the largest cluster's rows
+    ```
+    """
+    ids, points, weights = _checked(ids, vectors, counts, metric)
+    clusters = int(ids.max()) + 1 if len(ids) else 0
+    score = _closeness(ids, points, clusters) * weights
+    members = [np.flatnonzero(ids == cluster) for cluster in range(clusters)]
+    return [rows[np.lexsort((rows, -score[rows]))] for rows in members]
+
+
+def _checked(ids, vectors, counts, metric: str, labels: Sequence[str] | None = None):
+    """(ids, the vectors as the metric measures them, each row's weight), or a clear error."""
+    ids = np.asarray(ids, dtype=np.int64)
+    points = np.asarray(vectors, dtype=np.float64)
+    rows = len(ids)
+    if ids.ndim != 1 or points.ndim != 2 or len(points) != rows or (labels is not None and len(labels) != rows):
+        given = f", {len(labels):,} labels" if labels is not None else ""
+        raise ProjectorExportError(
+            f"one cluster id{' and label' if labels is not None else ''} and one vector a row: "
+            f"{rows:,} ids{given}, vectors of shape {points.shape}"
+        )
+    if metric not in METRICS:
+        raise ProjectorExportError(f"`metric={metric}` is not one of {', '.join(METRICS)}")
+    weights = np.ones(rows) if counts is None else _weights(counts, rows)
+    return ids, _unit_rows(points) if metric == "cosine" else points, weights
 
 
 def cluster_column(ids: np.ndarray, names: Sequence[str]) -> list[str]:

@@ -23,6 +23,7 @@ from projector_export.clusters import (
     find_clusters,
     installed,
     name_clusters,
+    representative_rows,
 )
 from projector_export.errors import ProjectorExportError
 
@@ -123,6 +124,15 @@ def test_counts_choose_among_the_members_near_the_centre_not_from_the_edge():
     counts[near] = counts[far] = 1_000_000
     first = name_clusters(ids, labels, vectors, counts=counts, metric="euclidean")[0].split(" · ")
     assert first[0] == "frequent" and "edge" not in first
+
+
+def test_a_clusters_rows_come_most_representative_first():
+    ids, vectors = three_groups()
+    ids[5] = -1
+    rows = representative_rows(ids, vectors, metric="euclidean")
+    assert [len(r) for r in rows] == [29, 30, 30] and 5 not in rows[0]
+    assert [r[0] for r in rows] == [0, 30, 60]  # the centres, then farther and farther
+    assert np.all(np.diff(np.linalg.norm(vectors[rows[1]] - vectors[30], axis=1)) >= 0)
 
 
 def test_multi_word_labels_are_named_by_the_words_that_set_a_cluster_apart():
