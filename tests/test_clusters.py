@@ -162,6 +162,10 @@ def test_names_are_unique_whatever_the_labels():
     labels = ["(no cluster)"] * 90  # a label equal to a reserved value
     names = name_clusters(ids, labels, vectors, metric="euclidean")
     assert len(set(names)) == 3 and not {NOISE_NAME, SMALL_CLUSTERS_NAME} & set(names)
+    labels = ["Pneumonoultramicroscopicsilicovolcanoconiosis"] * 90  # too long for the legend
+    assert name_clusters(ids, labels, vectors, metric="euclidean")[0] == "Pneumonoultramicroscopi…"
+    labels = ["dark\tred", "light\nred"] * 45  # tabs and line ends would break the metadata file
+    assert not any(set(name) & {"\t", "\n"} for name in name_clusters(ids, labels, vectors, metric="euclidean"))
 
 
 def test_the_column_stays_within_the_projectors_categorical_limit():
