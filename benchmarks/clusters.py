@@ -225,10 +225,9 @@ def imdb(logdir: Path) -> None:
 
 def compare() -> None:
     """The alternatives on three data sets with known clusters: ARI, noise, time."""
-    from scipy.sparse import csgraph  # noqa: F401  (imported before timing)
+    import umap
     from sklearn.cluster import HDBSCAN
     from sklearn.decomposition import PCA
-    import umap
 
     data = {
         "blobs 20,000 x 64": noisy_blobs(20_000, 64, 10, noise=0.1, seed=0),
@@ -241,12 +240,12 @@ def compare() -> None:
         min_size = max(5, round(np.sqrt(rows) / 2))
         unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
-        def show(method, ids, seconds):
+        def show(method, ids, seconds, name=name, truth=truth):
             ari, marked, lost = agreement(truth, ids)
             print(f"{name:32} {method:38} {ids.max() + 1:8} {ari:6.3f} {marked:12.1%} {lost:6.1%} {seconds:8.1f}",
                   flush=True)
 
-        def hdbscan(space):
+        def hdbscan(space, min_size=min_size):
             return HDBSCAN(min_cluster_size=min_size, min_samples=15, copy=True).fit_predict(space)
 
         start = time.perf_counter()

@@ -19,7 +19,7 @@ def noisy_blobs(
     every blob, belonging to none.
     """
     rng = np.random.default_rng(seed)
-    noisy = int(round(rows * noise))
+    noisy = round(rows * noise)
     shares = 0.02 + 0.98 * rng.dirichlet(np.full(blobs, 1.5))
     sizes = np.floor(shares / shares.sum() * (rows - noisy)).astype(int)
     sizes[np.argmax(sizes)] += rows - noisy - sizes.sum()

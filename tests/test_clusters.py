@@ -7,6 +7,7 @@ functions are compiled.
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 
@@ -27,7 +28,16 @@ from projector_export.clusters import (
 )
 from projector_export.errors import ProjectorExportError
 
-pytestmark = pytest.mark.skipif(not installed(), reason='needs pip install "projector-export[layouts]"')
+
+
+@pytest.fixture(scope="module")
+def libraries():
+    """Skip without scikit-learn 1.3+ and umap-learn (the `layouts` extra), except in CI, where it is a failure."""
+    if not installed():
+        message = 'clustering tests need scikit-learn 1.3+ and umap-learn: pip install -e ".[test,layouts]"'
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
 
 
 def agreement(truth: np.ndarray, ids: np.ndarray) -> float:
@@ -39,13 +49,13 @@ def agreement(truth: np.ndarray, ids: np.ndarray) -> float:
 
 
 @pytest.fixture(scope="module")
-def blobs():
+def blobs(libraries):
     vectors, truth = noisy_blobs(1500, 24, 4, noise=0.1, seed=2)
     return vectors, truth, find_clusters(vectors, seed=0)
 
 
 def test_blobs_are_found_through_a_umap_and_the_noise_is_marked(blobs):
-    vectors, truth, found = blobs
+    _, truth, found = blobs
     assert found.reduction == "umap" and found.space.shape == (1500, 5)
     assert found.count == 4
     assert agreement(truth, found.ids) > 0.95
@@ -58,7 +68,7 @@ def test_blobs_are_found_through_a_umap_and_the_noise_is_marked(blobs):
     assert "5-D UMAP" in found.describe() and "4 clusters" in found.describe()
 
 
-def test_a_seed_gives_the_same_clusters():
+def test_a_seed_gives_the_same_clusters(libraries):
     vectors, _ = noisy_blobs(300, 16, 3, noise=0.1, seed=5)
     first, again = find_clusters(vectors, seed=1), find_clusters(vectors, seed=1)
     assert first.reduction == "umap"
@@ -75,7 +85,7 @@ def corners():
     return vectors, truth
 
 
-def test_few_columns_are_clustered_as_they_are():
+def test_few_columns_are_clustered_as_they_are(libraries):
     vectors, truth = corners()
     found = find_clusters(vectors, metric="euclidean", min_size=20)
     assert found.reduction == "none" and list(found.sizes) == pytest.approx([200, 150, 100], abs=10)
@@ -84,7 +94,7 @@ def test_few_columns_are_clustered_as_they_are():
     assert "UMAP" not in found.describe()
 
 
-def test_no_cluster_is_smaller_than_min_size():
+def test_no_cluster_is_smaller_than_min_size(libraries):
     vectors, _ = corners()
     found = find_clusters(vectors, metric="euclidean", min_size=120)
     assert found.min_size == 120 and list(found.sizes) == pytest.approx([200, 150], abs=10)
@@ -204,13 +214,13 @@ def test_the_table_gives_size_and_the_mean_of_each_numeric_column():
     assert [(row.name, row.size) for row in merged] == [("a", 2), (SMALL_CLUSTERS_NAME, 3), (NOISE_NAME, 1)]
 
 
-def test_one_point_repeated_is_one_cluster():
+def test_one_point_repeated_is_one_cluster(libraries):
     for vectors in (np.ones((30, 8)), np.zeros((30, 8))):
         found = find_clusters(vectors)
         assert found.count == 1 and (found.ids == 0).all()
 
 
-def test_two_or_three_points_get_an_answer():
+def test_two_or_three_points_get_an_answer(libraries):
     for rows in (2, 3):
         found = find_clusters(np.arange(rows * 4, dtype=float).reshape(rows, 4) ** 2, min_size=2)
         assert found.ids.shape == (rows,) and found.ids.min() >= -1
@@ -225,7 +235,7 @@ def test_two_or_three_points_get_an_answer():
         (np.ones((40, 8)), {"metric": "manhattan"}, "`metric=manhattan` is not one of cosine, euclidean"),
     ],
 )
-def test_bad_input_is_refused_in_one_line(vectors, settings, message):
+def test_bad_input_is_refused_in_one_line(vectors, settings, message, libraries):
     with pytest.raises(ProjectorExportError, match=re.escape(message)) as error:
         find_clusters(vectors, **settings)
     assert "\n" not in str(error.value)
