@@ -432,11 +432,12 @@ def name_clusters(
     shown = _readable_labels(labels)
     named = _named_clusters(clusters, limit - int((ids < 0).any()))
     score = _closeness(ids, points, clusters) * weights
+    labels_first = [_representative_labels(np.flatnonzero(ids == c), shown, score) for c in range(named)]
     if _multi_word(shown):
-        parts = _distinguishing_words(ids, shown, weights, score, clusters, named)
+        names = _unique_names(_distinguishing_words(ids, shown, weights, clusters, named), labels_first)
     else:
-        parts = [_representative_labels(np.flatnonzero(ids == c), shown, score) for c in range(named)]
-    return _unique_names(parts) + [SMALL_CLUSTERS_NAME] * (clusters - named)
+        names = _unique_names(labels_first)
+    return names + [SMALL_CLUSTERS_NAME] * (clusters - named)
 
 
 def representative_rows(
@@ -644,7 +645,7 @@ def _multi_word(shown: list[str]) -> bool:
     return several >= len(present) / 4
 
 
-def _distinguishing_words(ids, shown, weights, score, clusters: int, named: int) -> list[list[str]]:
+def _distinguishing_words(ids, shown, weights, clusters: int, named: int) -> list[list[str]]:
     """The words that most set each cluster apart (class-based TF-IDF), best first.
 
     A word's weight in a cluster is the summed weight (count) of the members
@@ -667,27 +668,32 @@ def _distinguishing_words(ids, shown, weights, score, clusters: int, named: int)
             weight[cluster].items(),
             key=lambda item: (-item[1] * math.log(1 + average / total[item[0]]), item[0]),
         )
-        words = [word for word, _ in ranked[: NAME_PARTS + 3]]
-        if not words:  # no letters in any label: its labels, then
-            words = _representative_labels(np.flatnonzero(ids == cluster), shown, score)
-        parts.append(words)
+        parts.append([word for word, _ in ranked[: NAME_PARTS + 3]])
     return parts
 
 
-def _unique_names(parts: list[list[str]]) -> list[str]:
-    """Names of up to `NAME_PARTS` parts; clusters named alike get their next parts, then a number."""
-    reserved = {NOISE_NAME, SMALL_CLUSTERS_NAME}
+def _unique_names(parts: list[list[str]], fallback: list[list[str]] | None = None) -> list[str]:
+    """Names of up to `NAME_PARTS` parts, unique: clusters named alike get their next parts,
+    then their `fallback` parts (their labels, where `parts` are words), then a number."""
+    if fallback is not None:  # no word at all (labels without letters): the labels
+        parts = [p or f for p, f in zip(parts, fallback)]
+    parts = [[_shortened(part) for part in p] for p in parts]
     size = [min(NAME_PARTS, len(p)) for p in parts]
-    for _ in range(3):
+
+    def clashes() -> list[int]:
         names = [NAME_SEPARATOR.join(p[:n]) for p, n in zip(parts, size)]
         repeated = Counter(names)
-        clashes = [i for i, name in enumerate(names) if repeated[name] > 1 and size[i] < len(parts[i])]
-        if not clashes:
-            break
-        for i in clashes:
+        return [i for i, name in enumerate(names) if repeated[name] > 1]
+
+    for round_ in range(4):
+        if round_ == 3 and fallback is not None:
+            for i in clashes():
+                parts[i] = [_shortened(part) for part in fallback[i]]
+                size[i] = min(NAME_PARTS, len(parts[i]))
+        longer = [i for i in clashes() if size[i] < len(parts[i])]
+        for i in longer:
             size[i] += 1
-    unique, seen = [], set(reserved)
-    parts = [[_shortened(part) for part in p] for p in parts]
+    unique, seen = [], {NOISE_NAME, SMALL_CLUSTERS_NAME}
     for i, (p, n) in enumerate(zip(parts, size)):
         name = NAME_SEPARATOR.join(p[:n]) or f"cluster {i}"
         candidate, number = name, 2

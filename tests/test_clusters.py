@@ -172,6 +172,9 @@ def test_names_are_unique_whatever_the_labels():
     labels = ["(no cluster)"] * 90  # a label equal to a reserved value
     names = name_clusters(ids, labels, vectors, metric="euclidean")
     assert len(set(names)) == 3 and not {NOISE_NAME, SMALL_CLUSTERS_NAME} & set(names)
+    labels = [f"Big Thing{i}" for i in range(90)]  # the same words everywhere: named by labels then
+    names = name_clusters(ids, labels, vectors, metric="euclidean")
+    assert [name.split(" · ")[0] for name in names] == ["Big Thing0", "Big Thing30", "Big Thing60"]
     labels = ["Pneumonoultramicroscopicsilicovolcanoconiosis"] * 90  # too long for the legend
     assert name_clusters(ids, labels, vectors, metric="euclidean")[0] == "Pneumonoultramicroscopi…"
     labels = ["dark\tred", "light\nred"] * 45  # tabs and line ends would break the metadata file
