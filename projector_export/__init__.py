@@ -2,6 +2,7 @@
 
 from projector_export.errors import ProjectorExportError
 from projector_export.export import Embedding, ExportedTensor, ExportResult, export_embedding, export_embeddings
+from projector_export.clusters import ClustersResult, add_clusters
 from projector_export.layout import LayoutResult, add_layout
 from projector_export.reductions import Layout
 from projector_export.metadata import escape_label, unescape_label
@@ -10,6 +11,7 @@ from projector_export.sprite import make_sprite
 from projector_export.validate import Problem, ValidationReport, validate
 
 __all__ = [
+    "ClustersResult",
     "Embedding",
     "Neighbour",
     "ProjectorCallback",
@@ -20,6 +22,7 @@ __all__ = [
     "Problem",
     "ProjectorExportError",
     "ValidationReport",
+    "add_clusters",
     "add_layout",
     "escape_label",
     "export_embedding",

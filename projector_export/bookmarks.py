@@ -286,17 +286,23 @@ def _js_number(text: str) -> bool:
         return False
 
 
-def check_states(states: Any, rows: int) -> tuple[list[tuple[str, str]], list[str]]:
+def colour_options(header: list[str], rows: list[list[str]]) -> set[str]:
+    """The entries of the page's "Color by" menu for this metadata (see `view_columns`)."""
+    return {NO_COLOR_MAP} | {name for index, name in enumerate(header) if _offered(*_column_values(rows, index))}
+
+
+def check_states(states: Any, rows: int, options: set[str] | None = None) -> tuple[list[tuple[str, str]], list[str]]:
     """What stops bookmarks from loading, as the projector reads them.
 
     Args:
         states: the parsed bookmarks file.
         rows: the tensor's rows (the page loads at most `PAGE_POINTS`).
+        options: the "Color by" entries the page offers (`colour_options`), if known.
 
     Returns:
         (problems as (message, fix) pairs, notes).
     """
-    fix = "rewrite it with `projector-export layout RUN --method ...` (or fix the file by hand)"
+    fix = "rewrite it with `projector-export layout RUN --method ...` or `projector-export clusters RUN` (or fix the file by hand)"
     if not isinstance(states, list):
         return [(f"the bookmarks file holds a JSON {type(states).__name__}, not an array of states", fix)], []
     points = min(rows, PAGE_POINTS)
@@ -358,6 +364,20 @@ def check_states(states: Any, rows: int) -> tuple[list[tuple[str, str]], list[st
                     "(a bookmark replaces every point's projections)",
                     fix,
                 )
+            )
+        selected = state["selectedPoints"]
+        outside = next((p for p in selected if not isinstance(p, int) or isinstance(p, bool) or not 0 <= p < points),
+                       None) if selected else None
+        if outside is not None:
+            problems.append(
+                (f"{name} selects point {outside!r}, but the page's points are numbered 0 to {points - 1:,}; "
+                 "the selection fails", fix)
+            )
+        colour = state.get("selectedColorOptionName")
+        if options is not None and isinstance(colour, str) and colour not in options:
+            problems.append(
+                (f"{name} colours by {colour!r}, which the page's Color by menu does not offer (not a column, or "
+                 "text of more than 50 values): a click leaves the colours as they were", fix)
             )
         if view == "tsne":
             notes.append(

@@ -69,15 +69,16 @@ def tensor_file_rows(run, name, embedding, config_dir, problems) -> int | None:
 
 
 def check_assets(run, name, embedding, config_dir, rows, problems, notes) -> None:
+    options = None
     if embedding.metadata_path:
-        _check_metadata(run, name, embedding.metadata_path, config_dir, rows, problems)
+        options = _check_metadata(run, name, embedding.metadata_path, config_dir, rows, problems)
     if embedding.sprite.image_path:
         _check_sprite(run, name, embedding.sprite, config_dir, rows, problems)
     if embedding.bookmarks_path:
-        _check_bookmarks(run, name, embedding.bookmarks_path, config_dir, rows, problems, notes)
+        _check_bookmarks(run, name, embedding.bookmarks_path, config_dir, rows, problems, notes, options)
 
 
-def _check_bookmarks(run, name, relative, config_dir, rows, problems, notes) -> None:
+def _check_bookmarks(run, name, relative, config_dir, rows, problems, notes, options=None) -> None:
     """The bookmarks file as the projector's loader reads it (see `bookmarks.check_states`)."""
     import json
 
@@ -98,7 +99,7 @@ def _check_bookmarks(run, name, relative, config_dir, rows, problems, notes) -> 
             )
         )
         return
-    found, remarks = check_states(states, rows)
+    found, remarks = check_states(states, rows, options)
     problems.extend(Problem(run, name, f"bookmarks {relative!r}: {message}", fix) for message, fix in found)
     notes.extend(f"run {run!r}, tensor {name!r}: {remark}" for remark in remarks)
 
@@ -121,19 +122,22 @@ def _read_asset(run, name, relative, config_dir, what, problems) -> bytes | None
         return None
 
 
-def _check_metadata(run, name, relative, config_dir, rows, problems) -> None:
+def _check_metadata(run, name, relative, config_dir, rows, problems) -> set[str] | None:
+    """Check the metadata file; return the "Color by" entries it gives the page (None if unreadable)."""
+    from projector_export.bookmarks import colour_options
+
     data = _read_asset(run, name, relative, config_dir, "metadata file", problems)
     if data is None:
-        return
+        return None
     try:
         text = decode_utf8(data, relative, "metadata file")
     except ProjectorExportError as error:
         problems.append(Problem(run, name, f"{error}: the projector shows such labels garbled", REEXPORT))
-        return
+        return None
     header, points = parse_metadata(text)
     if len(points) == rows:
         _check_columns(run, name, relative, header, points, problems)
-        return
+        return colour_options(header, points)
     hint = "export it with projector_export, which escapes awkward labels"
     if len(header) == 1 and len(points) == rows + 1:
         hint = "a one-column file must not have a header row; drop the first line"
@@ -147,6 +151,7 @@ def _check_metadata(run, name, relative, config_dir, rows, problems) -> None:
         f"lines in metadata ({len(points)}))",
         hint,
     ))
+    return None
 
 
 def _check_columns(run, name, relative, header, points, problems) -> None:

@@ -95,6 +95,29 @@ def main(argv: list[str] | None = None) -> int:
     layout.add_argument("--force", action="store_true", help="let --out replace an existing file")
     layout.set_defaults(handler=_layout)
 
+    clusters = commands.add_parser(
+        "clusters",
+        help="name the groups of every point: a `cluster` column to colour by and a bookmark per cluster",
+        description="Cluster every point of a run's tensor (HDBSCAN on a UMAP of the vectors; points that belong "
+        "nowhere are marked '(no cluster)'), name each cluster from its members, and add them to the run: a "
+        "metadata column `cluster` (Color by: cluster) and a bookmark per cluster that selects its points. "
+        "Prints a table of the clusters. Re-running replaces them. "
+        'Needs: pip install "projector-export[layouts]".',
+    )
+    clusters.add_argument("run_dir", metavar="RUN_DIR")
+    clusters.add_argument("--tensor", metavar="NAME", help="which tensor (default: the only one, or 'final')")
+    clusters.add_argument("--min-size", type=_positive, metavar="N",
+                          help="the fewest points a cluster has (default: about half the square root of the rows)")
+    clusters.add_argument("--seed", type=_seed, help="reproducible clusters")
+    clusters.add_argument("--metric", choices=["cosine", "euclidean"], default="cosine",
+                          help="distance between vectors (default: cosine; euclidean for embeddings trained on "
+                          "distances, such as the colour model)")
+    clusters.add_argument("--bookmarks", type=_count, default=30, metavar="N",
+                          help="bookmarks for the N largest clusters (default: 30)")
+    clusters.add_argument("--out", metavar="FILE.tsv", help="also write each point's label and cluster to this new file")
+    clusters.add_argument("--force", action="store_true", help="let --out replace an existing file")
+    clusters.set_defaults(handler=_clusters)
+
     check = commands.add_parser(
         "validate",
         help="check every projector run under LOGDIR the way TensorBoard reads it",
@@ -212,6 +235,43 @@ def _layout(args: argparse.Namespace) -> int:
     return 0
 
 
+def _clusters(args: argparse.Namespace) -> int:
+    from projector_export.clusters import add_clusters
+
+    with Progress(delay=2.0, ticking=True) as progress:
+        result = add_clusters(args.run_dir, tensor=args.tensor, min_size=args.min_size, seed=args.seed,
+                              metric=args.metric, bookmarks=args.bookmarks, out=args.out, overwrite=args.force,
+                              progress=progress)
+    print(f"{result.clusters} clusters of tensor {result.tensor!r}, {result.noise:,} of {len(result.ids):,} points "
+          f"in none ({result.seconds:.0f} s; {result.method})")
+    print(_cluster_table(result.table))
+    print(f"added the column 'cluster' ({result.metadata_path}) and {result.bookmarks} bookmarks, one a cluster")
+    if result.out_path:
+        print(f"labels with their clusters: {result.out_path}")
+    print(f"open it with: tensorboard --logdir {_parent(result.run_dir)}"
+          "   (Projector tab: Color by: cluster; Bookmarks, bottom right: a cluster each)")
+    return 0
+
+
+def _cluster_table(rows) -> str:
+    """The clusters as a table: size, name, and the mean of each numeric metadata column."""
+    columns = list(dict.fromkeys(name for row in rows for name in row.means))
+    header = ["size", *columns, "cluster"]
+    lines = [header]
+    for row in rows:
+        means = [f"{row.means[name]:.3g}" if name in row.means else "" for name in columns]
+        lines.append([f"{row.size:,}", *means, row.name])
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header) - 1)]
+    return "\n".join(
+        "  ".join(cell.rjust(width) for cell, width in zip(line, widths)) + "  " + line[-1] for line in lines
+    )
+
+
+def _parent(run_dir: str) -> str:
+    parent = posixpath.dirname(run_dir.rstrip("/"))
+    return parent or "."
+
+
 def _validate(args: argparse.Namespace) -> int:
     from projector_export.validate import validate
 
@@ -226,6 +286,20 @@ def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text} is not a positive number")
+    return value
+
+
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} is not 0 or more")
+    return value
+
+
+def _seed(text: str) -> int:
+    value = int(text)
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"{text} is not a seed from 0 to {2**32 - 1}")
     return value
 
 

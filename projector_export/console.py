@@ -222,7 +222,7 @@ class Progress:
 
     def _show(self, *, force: bool) -> None:
         now = time.monotonic()
-        if not self.show or now - self.start < self.delay:
+        if not self.show or now - self.start < self.delay or not (self.current or self.what):
             return
         with self._lock:
             if self.live and (force or now - self._drawn_at >= 0.1):

@@ -31,7 +31,6 @@ from projector_export.bookmarks import (
     PAGE_POINTS,
     Bookmark,
     merge_states,
-    read_states,
     state_text,
     view_columns,
 )
@@ -239,59 +238,16 @@ def write_coordinates(
 
 
 def _add_bookmark(run, filename: str, new: dict[tuple[str, int], str], *, also=None) -> tuple[str, str | None]:
-    """Merge `new` bookmark states into the tensor's bookmarks file and write the run.
+    """Merge `new` bookmark states into the tensor's bookmarks file under the run's lock (so
+    that a layout written meanwhile is not lost; see `run_update`), then call `also()` (the
+    coordinates file) before the run is swapped in. Returns the bookmarks file's name in the
+    run folder and what `also` returned."""
+    from projector_export.run_update import updating
 
-    The run is copied into a staging folder under its export lock; there the
-    tensor is read again and must be the one laid out (an export may have
-    replaced it meanwhile); the bookmarks are read there (so that a layout written
-    meanwhile is not lost), merged and written with the config naming them, the
-    checkpoint renumbered (a running TensorBoard re-reads a run's config only when
-    its checkpoint path changes), `also()` called (the coordinates file), and the
-    copy swapped in as every export is. Returns the bookmarks file's name in the
-    run folder and what `also` returned.
-    """
-    from projector_export.checkpoint import checkpoint_number, renumber_checkpoint
-    from projector_export.config import CONFIG_FILENAME, read_config, with_bookmarks_path
-    from projector_export.files import fs
-    from projector_export.files.paths import inside, shown
-    from projector_export.files.reading import read_bytes
-    from projector_export.files.staging import RUN, staged_folder
-    with staged_folder(run.run_dir, RUN, copy_current=True) as stage:
-        _check_unchanged(run, stage.path)
-        config = read_config(stage.path)
-        entry = next(e for e in config.embeddings if e.tensor_name.removesuffix(":0") == run.key)
-        existing = []
-        if entry.bookmarks_path:
-            path = inside(stage.path, posixpath.join(stage.path, entry.bookmarks_path), "bookmarks file")
-            if fs.exists(path):
-                shown_path = posixpath.join(run.run_dir, entry.bookmarks_path)
-                existing = read_states(read_bytes(path, f"bookmarks file {shown(shown_path)}"), shown_path)
-            if posixpath.dirname(entry.bookmarks_path) == "":
-                filename = entry.bookmarks_path  # keep the file the config already names
-        files = {filename: merge_states(existing, new), CONFIG_FILENAME: with_bookmarks_path(config, run.key, filename)}
-        for name, text in files.items():
-            if fs.exists(stage.join(name)):
-                stage.remove(name)
-            stage.write(name, text)
-        renumber_checkpoint(stage, checkpoint_number(stage.target) + 1)
+    with updating(run) as update:
+        filename = update.file_name(update.entry.bookmarks_path, filename)
+        update.write(filename, merge_states(update.states(), new))
+        update.entry.bookmarks_path = filename
+        update.write_config()
         result = also() if also is not None else None
     return filename, result
-
-
-def _check_unchanged(laid_out, staging: str) -> None:
-    """Refuse to add a layout to a tensor that is no longer the one laid out: compared by what
-    the checkpoint's index says of it (shape, dtype, crc32c), without reading it again."""
-    from projector_export.checkpoint import Checkpoint, key_of
-    from projector_export.config import read_config
-    from projector_export.runs import stored_identity
-
-    keys = {key_of(entry.tensor_name) for entry in read_config(staging).embeddings}
-    try:
-        now = stored_identity(Checkpoint(staging), laid_out.key) if laid_out.key in keys else None
-    except (ProjectorExportError, KeyError):
-        now = None
-    if now != laid_out.stored:
-        raise ProjectorExportError(
-            f"{laid_out.run_dir}: tensor {laid_out.name!r} was replaced while it was laid out (another export "
-            "wrote the run meanwhile); the run is left as that export wrote it: lay it out again"
-        )

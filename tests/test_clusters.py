@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from blobs import noisy_blobs
-from projector_export.clusters import (
+from projector_export.clustering import (
     CATEGORICAL_LIMIT,
     NOISE_NAME,
     SMALL_CLUSTERS_NAME,

@@ -19,6 +19,7 @@ import contextlib
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
+from projector_export.console import say
 from projector_export.files.staging import TRAINING, Stage, check_target, staged_folder
 
 T = TypeVar("T")
@@ -58,3 +59,40 @@ class CtrlC:
                 raise
             self.pressed = True
             return None
+
+
+def clusters_wanted(clusters: bool | None) -> bool:
+    """Whether to add named clusters to `final`: as asked, else when the libraries are installed
+    (`pip install "projector-export[layouts]"`), with a line saying how to get them when not."""
+    from projector_export.clustering import installed, require_libraries
+
+    if clusters is None:
+        if not installed():
+            say('(no named clusters in the projector: pip install "projector-export[layouts]" adds them)')
+        return installed()
+    if clusters:
+        require_libraries()  # before the minutes of training: a missing library is said at once
+    return clusters
+
+
+def add_final_clusters(projector_dir: str, *, metric: str, seed: int | None):
+    """Named clusters of `final` (a `cluster` column, a bookmark a cluster): see `projector_export.add_clusters`."""
+    from projector_export import add_clusters
+
+    say(f"clustering the points of final ({metric} distance) and naming the clusters")
+    return add_clusters(projector_dir, tensor="final", metric=metric, seed=seed)
+
+
+def print_clusters(result, largest: int = 5) -> None:
+    """The summary's lines of a run's clusters: how many, and the largest with their sizes and names."""
+    if result is None:
+        return
+    if not result.clusters:
+        say(f"  clusters:  none: all {len(result.ids):,} points of final are spread too evenly to group "
+            "(a model trained longer draws groups)")
+        return
+    say(f"  clusters:  {result.clusters} named (column 'cluster', a bookmark each), {result.noise:,} points in none; "
+        f"the largest:")
+    for row in [row for row in result.table if row.ids != (-1,)][:largest]:
+        means = ", ".join(f"{name} {value:.2f}" for name, value in row.means.items() if name != "count")
+        say(f"    {row.size:>6,}  {row.name}" + (f"  ({means})" if means else ""))

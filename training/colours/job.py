@@ -18,7 +18,7 @@ import keras
 import numpy as np
 import pandas as pd
 
-from projector_export import Embedding, ExportResult, ProjectorExportError, export_embeddings
+from projector_export import ClustersResult, Embedding, ExportResult, ProjectorExportError, export_embeddings
 from projector_export.callback import PROJECTOR_SUBFOLDER
 from training.callbacks import EpochLine, KnnAgreement, ProgressBar, Snapshot, Snapshots, snapshot_name
 from training.colours import DEFAULT_DIMS, DEFAULT_EPOCHS, DEFAULT_PAIRS, DEFAULT_SEEDS
@@ -27,7 +27,7 @@ from training.colours.model import build_model, embedding_vectors, learning_rate
 from training.loop import check_seed, fit
 from training.plots import colour_plots
 from projector_export.console import plural, say
-from training.runs import CtrlC, check_run_folder, training_run
+from training.runs import CtrlC, add_final_clusters, check_run_folder, clusters_wanted, training_run
 
 BATCH_SIZE = 512
 # Snapshots come between calls of steps: often enough to show the first epoch, where the
@@ -50,6 +50,7 @@ class ColourRun:
     fit_seconds: float
     plots: tuple[str, ...]
     export: ExportResult
+    clusters: ClustersResult | None = None  # named clusters of final, when added
 
 
 def train_colours(
@@ -62,6 +63,7 @@ def train_colours(
     data: str | None = None,
     normalise: bool = False,
     learning_rate: float | None = None,
+    clusters: bool | None = None,
     verbose: int = 1,
 ) -> list[ColourRun]:
     """Train colour embeddings and export each model as a run of `logdir`.
@@ -80,6 +82,8 @@ def train_colours(
         normalise: also train the unit-length variant of each model.
         learning_rate: Adam's constant step size (the post: 1e-3); default
             `learning_rate_schedule`.
+        clusters: add named clusters of `final` (Euclidean, as the model learns distances)
+            to each projector run; default: when the `layouts` extra is installed.
         verbose: 0 silent, 1 progress bars and a summary a model, 2 no progress bars.
 
     Returns:
@@ -101,6 +105,7 @@ def train_colours(
     ]
     for _, _, run_dir in models:  # a folder the run may not replace is refused now, not after training
         check_run_folder(run_dir)
+    clusters = clusters_wanted(clusters)
     colours = load_colours(data)
     training = make_pairs(colours, pairs)
     if verbose:
@@ -118,6 +123,7 @@ def train_colours(
             seed=DEFAULT_SEEDS.get(size, 0) if seed is None else seed,
             normalise=unit,
             learning_rate=learning_rate,
+            clusters=clusters,
             verbose=verbose,
         )
         for size, unit, run_dir in models
@@ -134,6 +140,7 @@ def train_colour_model(
     seed: int,
     normalise: bool = False,
     learning_rate: float | None = None,
+    clusters: bool = False,
     verbose: int = 1,
 ) -> ColourRun:
     """Train one model on `training` and write its run folder (logs, export and plots) as one unit.
@@ -177,7 +184,11 @@ def train_colour_model(
         drawn = colour_plots(
             [(snapshot.step, snapshot.vectors) for snapshot in snapshots.taken], rgb, steps_per_epoch=steps_per_epoch
         )
-        written = [stage.write(posixpath.join("plots", name), data) for name, data in drawn.items()]
+        for name, data in drawn.items():
+            stage.write(posixpath.join("plots", name), data)
+        named = None
+        if clusters:  # an optional step: Ctrl-C in it skips it
+            named = ctrl_c.run(lambda: add_final_clusters(stage.join(PROJECTOR_SUBFOLDER), metric="euclidean", seed=seed))
     history = model.history.history
     run = ColourRun(
         run_dir=run_dir,
@@ -189,8 +200,9 @@ def train_colour_model(
         loss=history["loss"][-1] if history.get("loss") else float("nan"),
         knn=history["knn10"][-1] if history.get("knn10") else float("nan"),
         fit_seconds=fit_seconds,
-        plots=tuple(stage.final(path) for path in written),
+        plots=tuple(posixpath.join(run_dir, "plots", name) for name in drawn),
         export=stage.final(export),
+        clusters=stage.final(named),
     )
     if ctrl_c.pressed:
         say(

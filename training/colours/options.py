@@ -11,6 +11,7 @@ import sys
 
 from training.colours import DEFAULT_DIMS, DEFAULT_EPOCHS, DEFAULT_PAIRS, DEFAULT_SEEDS
 from projector_export.console import interactive, plural
+from training.runs import print_clusters
 
 HELP = "colour-name embeddings learnt from pairs of similar colours (the blog post's job)"
 DESCRIPTION = (
@@ -42,6 +43,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="colour table: name,r,g,b or name,hex, or the Kaggle colours.csv (default: the X11 colours)",
     )
     parser.add_argument("--normalise", action="store_true", help="also train a unit-length variant of each model")
+    parser.add_argument(
+        "--clusters", action=argparse.BooleanOptionalAction, default=None,
+        help='add named clusters of final to each run (a "cluster" column, a bookmark a cluster; default: when '
+        'the layouts extra is installed: pip install "projector-export[layouts]")',
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -57,6 +63,7 @@ def run(args: argparse.Namespace) -> None:
         logdir=args.logdir,
         data=args.data,
         normalise=args.normalise,
+        clusters=args.clusters,
         verbose=1 if interactive(sys.stdout) and not args.quiet else 2,
     )
     print()
@@ -66,6 +73,7 @@ def run(args: argparse.Namespace) -> None:
         print(f"  scalars:   {colour_run.run_dir}/train")
         for path in colour_run.plots:
             print(f"  plot:      {path}")
+        print_clusters(colour_run.clusters)
     # Trained on squared Euclidean distance, the vectors' lengths matter: cosine, which
     # ignores them, gives near-random neighbours (red's nearest by cosine was LawnGreen).
     label = "red" if args.data is None else "NAME"

@@ -27,7 +27,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from projector_export import Embedding, ExportResult, Layout, ProjectorExportError, export_embeddings
+from projector_export import ClustersResult, Embedding, ExportResult, Layout, ProjectorExportError, export_embeddings
 from projector_export.reductions import INSTALL, installed
 from projector_export.callback import PROJECTOR_SUBFOLDER
 from training.callbacks import EpochLine, ProgressBar, Snapshot, Snapshots, snapshot_name
@@ -54,7 +54,7 @@ from training.imdb.vocabulary import (
     vocabulary_file,
 )
 from training.loop import check_seed, evaluate, fit
-from training.runs import CtrlC, check_run_folder, training_run
+from training.runs import CtrlC, add_final_clusters, check_run_folder, clusters_wanted, training_run
 from training.strategies import is_chief, make_strategy
 
 # Validation only scores: a bigger batch gives the same metrics in fewer steps.
@@ -83,6 +83,7 @@ class ImdbRun:
     fit_seconds: float
     export: ExportResult | None
     layouts: tuple[Layout, ...]  # of final, as its bookmarks
+    clusters: ClustersResult | None  # named clusters of final, when added
     model: keras.Model  # with the best epoch's weights
 
 
@@ -104,6 +105,7 @@ def train_imdb(
     token_dropout: float = DEFAULT_TOKEN_DROPOUT,
     layout: str | None = None,
     sample: int | None = None,
+    clusters: bool | None = None,
 ) -> ImdbRun:
     """Train the IMDB subword model and export it as the run `LOGDIR/imdb`.
 
@@ -139,6 +141,8 @@ def train_imdb(
         sample: train on this many generated reviews (and test on as many), made up by
             `training.imdb.sample`, not IMDB: offline, into the run `LOGDIR/imdb-sample`
             with its own vocabulary `LOGDIR/imdb-sample-vocab<SIZE>.subwords`.
+        clusters: add named clusters of `final`'s tokens (a `cluster` column, a bookmark a
+            cluster); default: when the `layouts` extra is installed.
 
     Returns:
         An `ImdbRun`; on a multi-worker run's other workers its `export` is None.
@@ -168,6 +172,7 @@ def train_imdb(
     if vocab is None:
         check_vocab_size(vocab_size)
     layouts = final_layouts(layout)  # before the minutes of training: a missing library is said at once
+    clusters = clusters_wanted(clusters)
     name = "imdb" if sample is None else "imdb-sample"
     run_dir = posixpath.join(os.fspath(logdir), name)
     check_run_folder(run_dir)  # likewise a folder the run may not replace
@@ -221,7 +226,7 @@ def train_imdb(
         result = _fit_test_export(
             stage, model, encoder, counts, train_data, validation_data, test_data,
             epochs=epochs, batch_size=batch_size, patience=patience, distribution=distribution, chief=chief,
-            layouts=layouts, verbose=verbose, test_reviews=len(test_tokens),
+            layouts=layouts, clusters=clusters, seed=seed, verbose=verbose, test_reviews=len(test_tokens),
         )
     export, ctrl_c = result.export, result.ctrl_c
     if ctrl_c.pressed:
@@ -245,6 +250,7 @@ def train_imdb(
         fit_seconds=result.fit_seconds,
         export=stage.final(export) if chief else None,
         layouts=layouts,
+        clusters=stage.final(result.clusters) if chief else None,
         model=model,
     )
 
@@ -256,12 +262,13 @@ class _Fitted:
     scores: dict | None
     fit_seconds: float
     export: ExportResult | None
+    clusters: ClustersResult | None
     ctrl_c: CtrlC
 
 
 def _fit_test_export(
     stage, model, encoder, counts, train_data, validation_data, test_data, *,
-    epochs, batch_size, patience, distribution, chief, layouts, verbose, test_reviews,
+    epochs, batch_size, patience, distribution, chief, layouts, clusters, seed, verbose, test_reviews,
 ) -> _Fitted:
     """Fit, choose the epoch, score the test reviews once and export, into `stage`.
 
@@ -317,7 +324,7 @@ def _fit_test_export(
             log_test_scores(stage, scores, chosen)
 
     # export
-    export = None
+    export = named = None
     if chief:
         projector_dir = stage.join(PROJECTOR_SUBFOLDER)
 
@@ -338,7 +345,9 @@ def _fit_test_export(
             say(f"exported in {time.perf_counter() - start:.0f} s")
         else:  # no layout asked for, or Ctrl-C during it: the run without one
             export = write(())
-    return _Fitted(model.history.history, chosen, scores, fit_seconds, export, ctrl_c)
+        if clusters:  # optional too: Ctrl-C in it skips it
+            named = ctrl_c.run(lambda: add_final_clusters(projector_dir, metric="cosine", seed=seed))
+    return _Fitted(model.history.history, chosen, scores, fit_seconds, export, named, ctrl_c)
 
 
 @contextlib.contextmanager

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from projector_export.reductions import METHOD_NAMES, METHODS
 from projector_export.console import interactive, plural
+from training.runs import print_clusters
 from training.imdb import (
     ACLIMDB_URL,
     DEFAULT_BATCH_SIZE,
@@ -105,6 +106,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         'umap-learn is installed: pip install "projector-export[layouts]"; none to skip)',
     )
     parser.add_argument(
+        "--clusters", action=argparse.BooleanOptionalAction, default=None,
+        help='add named clusters of final\'s tokens (a "cluster" column, a bookmark a cluster; default: when '
+        'the layouts extra is installed: pip install "projector-export[layouts]")',
+    )
+    parser.add_argument(
         "--seed", type=int, default=0, metavar="S", help="starting weights and shuffles (default: %(default)s)"
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -133,6 +139,7 @@ def run(args: argparse.Namespace) -> ImdbRun:
         token_dropout=args.token_dropout,
         layout=args.layout,
         sample=args.sample,
+        clusters=args.clusters,
     )
     print()
     print(
@@ -155,6 +162,7 @@ def run(args: argparse.Namespace) -> ImdbRun:
             f"  bookmark:   a {layout.dims}-D {METHOD_NAMES[layout.method]} of all {rows:,} tokens of final: "
             "click it in the projector's Bookmarks tray"
         )
+    print_clusters(result.clusters)
     print(f"  scalars:    {result.run_dir}/train, {result.run_dir}/validation, {result.run_dir}/test")
     print(f"  vocabulary: {result.vocab_path}")
     if sample:
