@@ -54,7 +54,8 @@ import numpy as np  # noqa: E402
 from blobs import noisy_blobs  # noqa: E402
 from clusters import clustered_matrix  # noqa: E402
 from projector_export.arrays import usable_cpus  # noqa: E402
-from projector_export.clustering import cluster_column, cluster_table, find_clusters, name_clusters  # noqa: E402
+from projector_export.cluster_names import cluster_column, cluster_table, name_clusters  # noqa: E402
+from projector_export.clustering import find_clusters  # noqa: E402
 from projector_export.metadata import parse_metadata, unescape_label  # noqa: E402
 from projector_export.runs import read_run_tensor  # noqa: E402
 

@@ -37,15 +37,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from projector_export.bookmarks import ORIGIN_FIELD, state_text, view_columns
-from projector_export.clustering import (
-    ClusterRow,
-    cluster_column,
-    cluster_table,
-    find_clusters,
-    name_clusters,
-    representative_rows,
-    require_libraries,
-)
+from projector_export.cluster_names import ClusterRow, cluster_column, cluster_table, name_clusters, representative_rows
+from projector_export.clustering import find_clusters, require_libraries
 from projector_export.errors import ProjectorExportError
 from projector_export.metadata import escape_label, parse_metadata
 from projector_export.reductions import Layout

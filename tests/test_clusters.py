@@ -15,17 +15,16 @@ import numpy as np
 import pytest
 
 from blobs import noisy_blobs
-from projector_export.clustering import (
+from projector_export.cluster_names import (
     CATEGORICAL_LIMIT,
     NOISE_NAME,
     SMALL_CLUSTERS_NAME,
     cluster_column,
     cluster_table,
-    find_clusters,
-    installed,
     name_clusters,
     representative_rows,
 )
+from projector_export.clustering import find_clusters, installed
 from projector_export.errors import ProjectorExportError
 
 
