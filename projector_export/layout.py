@@ -253,7 +253,15 @@ def _add_bookmark(run_dir: str, key: str, filename: str, new: dict[tuple[str, in
         if entry.bookmarks_path:
             path = inside(stage.path, posixpath.join(stage.path, entry.bookmarks_path), "bookmarks file")
             if tf.io.gfile.exists(path):
-                existing = read_states(read_bytes(path, "bookmarks file"), path)
+                shown = posixpath.join(run_dir, entry.bookmarks_path)  # the run's file, not the staged copy
+                try:
+                    existing = read_states(read_bytes(path, "bookmarks file"), shown)
+                except ProjectorExportError as error:
+                    # Refused, not dropped: the file may hold bookmarks a person made.
+                    raise ProjectorExportError(
+                        f"{error}; a new layout would lose the bookmarks in it: fix it by hand, or delete it "
+                        "(or export the run again, which leaves it out) and add the layout again"
+                    ) from None
             if posixpath.dirname(entry.bookmarks_path) == "":
                 filename = entry.bookmarks_path  # keep the file the config already names
         files = {filename: merge_states(existing, new), CONFIG_FILENAME: with_bookmarks_path(config, key, filename)}

@@ -1,0 +1,111 @@
+"""Issue 19's attacks outside the file layer: hostile bookmarks, symlink loops, stray leftovers,
+degenerate layouts, settings out of range, and callback labels that fit no layer.
+
+Each case ends in one line (an error, a problem of `validate`, a warning) or a defined result,
+never a traceback, a crash, or memory and time that grow without bound.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+
+from conftest import require_layout_libraries
+from projector_export import Layout, ProjectorCallback, ProjectorExportError, export_embedding, validate
+from projector_export.bookmarks import MAX_JSON_CONTAINERS, MAX_LISTED_PROBLEMS
+from projector_export.cli import main
+from projector_export.reductions import compute_layout, projector_pca, projector_vectors
+
+ROWS = 40
+
+
+@pytest.fixture
+def run(tmp_path):
+    """logs/r: a run of one 40 x 8 tensor `final` with a PCA bookmark, as a user exports it."""
+    vectors = np.random.default_rng(0).normal(size=(ROWS, 8)).astype(np.float32)
+    np.save(tmp_path / "vectors.npy", vectors)
+    export_embedding(tmp_path / "logs" / "r", vectors, name="final", layouts=["pca"])
+    return tmp_path / "logs" / "r"
+
+
+def one_line_error(capsys) -> str:
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    (line,) = [line for line in err.splitlines() if line.startswith("error: ")]
+    return line
+
+
+# 5. validate on a bookmarks file of many states: few lines, bounded memory
+
+
+def test_validate_lists_twenty_bookmark_problems_and_counts_the_rest(run, capsys):
+    (run / "final.bookmarks.json").write_text("[" + ",".join(["{}"] * 5000) + "]")
+    assert main(["validate", str(run.parent)]) == 1
+    out = capsys.readouterr().out
+    listed = [line for line in out.splitlines() if "lacks selectedProjection" in line]
+    assert len(listed) == MAX_LISTED_PROBLEMS
+    assert f"and {5000 - MAX_LISTED_PROBLEMS:,} more problems in its 5,000 bookmarks, not listed" in out
+    assert f"{MAX_LISTED_PROBLEMS + 1} problems" in out
+    assert len(out) < 10_000
+
+
+def test_bookmarks_beyond_what_is_read_are_one_problem_each(run):
+    path = run / "final.bookmarks.json"
+    report_of = lambda: [p for p in validate(str(run.parent)).problems if "bookmarks" in p.message]  # noqa: E731
+    # more arrays and objects than parsing may hold (a million {} take gigabytes as Python objects)
+    path.write_text("[" + ",".join(["{}"] * (MAX_JSON_CONTAINERS + 1)) + "]")
+    (problem,) = report_of()
+    assert f"more than the 10,000,000 in {MAX_JSON_CONTAINERS:,} projector-export reads" in problem.message
+    # more bytes than any bookmarks file of the page's 100,000 points (sparse: nothing is written)
+    path.write_text("[]")
+    os.truncate(path, (256 << 20) + 1)
+    (problem,) = report_of()
+    assert "268,435,457 bytes, more than" in problem.message
+
+
+# 11. hostile bookmarks: one problem in validate; layout refuses in one line; re-export leaves them out
+
+HOSTILE = {
+    "nested 100,000 deep": ("[" * 100_000 + "]" * 100_000, "nests JSON deeper than the 32 levels"),
+    "a 5,000-digit number": ("[" + "7" * 5000 + "]", "holds a number of 5,000 digits"),
+    "NaN, which JSON.parse refuses": ('[{"x": NaN}]', "holds NaN, which is not JSON"),
+}
+
+
+@pytest.mark.parametrize("text, reason", HOSTILE.values(), ids=HOSTILE.keys())
+def test_hostile_bookmarks_are_one_problem_and_reexport_leaves_them_out(run, capsys, caplog, text, reason):
+    path = run / "final.bookmarks.json"
+    path.write_text(text)
+    (problem,) = validate(str(run.parent)).problems
+    assert reason in problem.message and "projector-export layout" in problem.fix
+
+    assert main(["layout", str(run), "--method", "pca", "--dims", "2"]) == 1
+    line = one_line_error(capsys)
+    assert reason in line and "fix it by hand, or delete it" in line
+    assert path.read_text() == text  # refused, not dropped: the file may hold a person's bookmarks
+
+    vectors = str(run.parent.parent / "vectors.npy")
+    assert main(["export", vectors, "--logdir", str(run.parent), "--run", "r", "--name", "final"]) == 0
+    (warning,) = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert "old bookmarks of tensor 'final' are not kept" in warning and reason in warning
+    assert str(path) in warning
+    assert validate(str(run.parent)).ok
+
+
+def test_a_bookmark_with_an_odd_origin_is_kept_as_someone_elses(run, capsys):
+    path = run / "final.bookmarks.json"
+    odd = {"projectorExport": {"method": [1], "dims": {"x": 2}}, "label": "odd"}
+    path.write_text(json.dumps([odd]))
+    (problem,) = validate(str(run.parent)).problems
+    assert "bookmark 0 ('odd') lacks selectedProjection" in problem.message
+    assert main(["layout", str(run), "--method", "pca", "--dims", "2"]) == 0
+    states = json.loads(path.read_text())
+    assert states[0] == odd and states[1]["projectorExport"]["method"] == "pca"
