@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import posixpath
+from collections.abc import Callable, Iterator
 
 from projector_export import folders, staging
 from projector_export.checkpoint import CHECKPOINT_STATE_FILENAME, name_of_key
@@ -29,7 +31,9 @@ def validate(logdir: str) -> ValidationReport:
     one projection per point, the keys of the selected view). Every file is read from inside its run folder, and only
     if it is a regular file. Pieces left beside a run by an interrupted export
     are reported with what they hold. A run that cannot be checked is a
-    problem of its own; the others are still checked.
+    problem of its own; the others are still checked. Each folder is walked
+    once: a link within the log dir is checked where it leads, and a link to a
+    folder above it, a loop TensorBoard walks round and round, is a problem.
 
     Example:
 
@@ -50,9 +54,14 @@ def validate(logdir: str) -> ValidationReport:
             Problem(None, None, f"{logdir}: {what}", "pass the folder you give tensorboard --logdir, e.g. logs")
         )
         return report
-    for folder, subfolders, files in tf.io.gfile.walk(logdir):
+
+    def unreadable(path: str, reason: str) -> None:
+        report.notes.append(f"{path} cannot be read ({reason}): not checked")
+
+    for folder, subfolders, files in _walk(logdir, on_error=unreadable):
+        names = [name.rstrip("/") for name in subfolders + files]
         subfolders[:] = sorted(name for name in subfolders if not _skipped(logdir, folder, name.rstrip("/"), report))
-        _check_leftovers(logdir, folder, [n.rstrip("/") for n in tf.io.gfile.listdir(folder)], report)
+        _check_leftovers(logdir, folder, names, report)
         if CONFIG_FILENAME not in files:
             continue
         run_dir = posixpath.dirname(posixpath.dirname(folder)) if folder.endswith(_PLUGIN_ASSETS) else folder
@@ -75,10 +84,53 @@ def validate(logdir: str) -> ValidationReport:
     return report
 
 
-def _skipped(logdir: str, folder: str, name: str, report: ValidationReport) -> bool:
-    """Whether not to walk into `folder/name`: a leftover of an export, or a link out of the log dir."""
-    import os
+def _walk(
+    top: str, *, on_error: Callable[[str, str], None] | None = None
+) -> Iterator[tuple[str, list[str], list[str]]]:
+    """(folder, subfolders, files) of `top` and every folder under it, top-down, as `tf.io.gfile.walk`
+    (so a caller may prune `subfolders`), but entering each folder once.
 
+    TensorBoard walks a log dir with `tf.io.gfile.walk`, which follows links to
+    folders: a link to a folder above it makes a loop that repeats the same runs
+    (logs/r/loop/loop/...) until the path is too long. Locally each folder is
+    entered once, by its device and inode; URLs have no links and are walked by
+    `tf.io.gfile`. `on_error(path, reason)` hears of folders that cannot be listed.
+    """
+    if is_remote(top):
+        import tensorflow as tf
+
+        yield from tf.io.gfile.walk(top)
+        return
+    entered: set[tuple[int, int]] = set()
+    pending = [top]
+    while pending:
+        folder = pending.pop()
+        try:
+            info = os.stat(folder)
+            if (info.st_dev, info.st_ino) in entered:
+                continue
+            entered.add((info.st_dev, info.st_ino))
+            with os.scandir(folder) as entries:
+                listed = [(entry.name, _is_dir(entry)) for entry in entries]
+        except OSError as error:
+            if on_error is not None:
+                on_error(folder, error.strerror or str(error))
+            continue
+        subfolders = [name for name, is_dir in listed if is_dir]
+        files = [name for name, is_dir in listed if not is_dir]
+        yield folder, subfolders, files
+        pending.extend(posixpath.join(folder, name) for name in reversed(subfolders))
+
+
+def _is_dir(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_dir()  # through links, as tf.io.gfile
+    except OSError:
+        return False
+
+
+def _skipped(logdir: str, folder: str, name: str, report: ValidationReport) -> bool:
+    """Whether not to walk into `folder/name`: a leftover of an export, or a link (walked where it leads)."""
     if staging.LEFTOVER_RE.match(name):
         return True
     path = posixpath.join(folder, name)
@@ -88,6 +140,21 @@ def _skipped(logdir: str, folder: str, name: str, report: ValidationReport) -> b
         except ProjectorExportError:
             report.notes.append(f"{path} is a link to {os.path.realpath(path)}, outside {logdir}: not checked")
             return True
+        # A link within the log dir leads to a folder that is walked anyway, or to one above it: a loop.
+        target, parent = os.path.realpath(path), os.path.realpath(folder)
+        if os.path.commonpath([target, parent]) == target:
+            report.problems.append(Problem(
+                None, None,
+                f"{path} is a link to {target}, a folder above it: TensorBoard follows it round and round "
+                f"({name}/{name}/...) and lists every run under {target} dozens of times",
+                f"remove the link (rm {path})",
+            ))
+        else:
+            report.notes.append(
+                f"{path} is a link to {target}, in {logdir}: its runs are checked there, once "
+                "(TensorBoard lists them twice, also under the link's name)"
+            )
+        return True
     return False
 
 
@@ -103,11 +170,16 @@ def _check_leftovers(logdir: str, folder: str, names: list[str], report: Validat
             if not staging.is_locked(folder, target):
                 path = posixpath.join(folder, name)
                 report.notes.append(f"{path} is the lock of an interrupted export; harmless, the next export removes it")
+        elif match and not _is_folder(posixpath.join(folder, name)):
+            report.notes.append(
+                f"{posixpath.join(folder, name)} is named like what an interrupted export leaves, but is not a "
+                "folder: projector-export did not write it"
+            )
         elif match and match["target"] not in targets:
             targets.append(match["target"])
     for target in targets:
         run = posixpath.relpath(posixpath.join(folder, target), logdir)
-        leftovers = staging.leftovers_of(folder, target)
+        leftovers = [path for path in staging.leftovers_of(folder, target) if _is_folder(path)]
         if staging.is_locked(folder, target):
             report.notes.append(f"{', '.join(leftovers)}: an export of {run} is writing them now")
             continue
@@ -137,6 +209,15 @@ def _check_leftovers(logdir: str, folder: str, names: list[str], report: Validat
                     f"{leftover} was left by an interrupted export of {run} and holds only files it wrote: "
                     "the next export of it removes it, or delete it"
                 )
+
+
+def _is_folder(path: str) -> bool:
+    """A folder itself, not a file or a link: the only thing an export leaves beside its target."""
+    if is_remote(path):
+        import tensorflow as tf
+
+        return tf.io.gfile.isdir(path)
+    return os.path.isdir(path) and not os.path.islink(path)
 
 
 def _check_run(logdir: str, run: str, run_dir: str, config_dir: str, problems: list[Problem], notes: list[str]) -> None:

@@ -109,3 +109,36 @@ def test_a_bookmark_with_an_odd_origin_is_kept_as_someone_elses(run, capsys):
     assert main(["layout", str(run), "--method", "pca", "--dims", "2"]) == 0
     states = json.loads(path.read_text())
     assert states[0] == odd and states[1]["projectorExport"]["method"] == "pca"
+
+
+# 9. symlink loops in the log dir: each run once, in no time
+
+
+def test_links_in_the_log_dir_are_walked_once(run):
+    logs = run.parent
+    (run / "loop").symlink_to("../r")
+    (logs / "self").symlink_to(".")
+    (logs / "deep" / "er").mkdir(parents=True)
+    (logs / "deep" / "er" / "up").symlink_to("../..")
+    (logs / "alias").symlink_to("r")
+    report = validate(str(logs))
+    assert report.runs == ["r"]
+    loops = sorted(p.message.split(" is a link")[0] for p in report.problems)
+    assert loops == [f"{logs}/deep/er/up", f"{logs}/r/loop", f"{logs}/self"]
+    assert all("rm " in p.fix for p in report.problems)
+    (alias,) = [n for n in report.notes if n.startswith(f"{logs}/alias")]
+    assert "its runs are checked there, once" in alias
+
+
+# 12. a stray file named like a leftover of an export
+
+
+def test_a_file_or_link_named_like_a_leftover_is_only_a_note(run):
+    logs = run.parent
+    (logs / ".r.old-cafebabe").write_text("not a folder")
+    (logs / ".r.swap-12345678").symlink_to("r")
+    report = validate(str(logs))
+    assert report.ok and report.runs == ["r"]
+    for name in (".r.old-cafebabe", ".r.swap-12345678"):
+        assert any(n.startswith(f"{logs}/{name} is named like what an interrupted export leaves") for n in report.notes)
+    assert (logs / ".r.old-cafebabe").read_text() == "not a folder"
