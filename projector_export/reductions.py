@@ -126,15 +126,36 @@ def projector_pca(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     not centre the vectors (it decomposes X'X / n), so neither do we: the PCA
     tab then shows the same picture after a bookmark was clicked.
     """
-    components = min(PCA_COMPONENTS, points.shape[1])
     x = points.astype(np.float64)
-    eigenvalues, eigenvectors = np.linalg.eigh(x.T @ x / len(x))
-    order = np.argsort(eigenvalues)[::-1]
-    eigenvalues, eigenvectors = np.clip(eigenvalues[order], 0, None), eigenvectors[:, order[:components]]
-    eigenvectors *= np.where(eigenvectors[np.abs(eigenvectors).argmax(axis=0), range(components)] < 0, -1, 1)
+    rows, columns = x.shape
+    components = min(PCA_COMPONENTS, columns)
+    if rows >= columns:
+        eigenvalues, eigenvectors = _eigen(x.T @ x / rows)
+        eigenvectors = eigenvectors[:, :components]
+    else:
+        # Wider than tall: X'X / n (columns x columns) shares its nonzero eigenvalues with
+        # XX' / n (rows x rows), whose eigenvectors u give X'X's as X'u / |X'u|; the cost
+        # then grows with the data's size, not with the square of its columns.
+        eigenvalues, left = _eigen(x @ x.T / rows)
+        eigenvectors = x.T @ left[:, :components]
+        lengths = np.linalg.norm(eigenvectors, axis=0)
+        eigenvectors /= np.where(lengths > 0, lengths, 1)
+    found = eigenvectors.shape[1]  # fewer than `components` when a wide tensor has fewer rows
+    # one sign for each component, whichever way it was found: its largest entry positive
+    eigenvectors *= np.where(eigenvectors[np.abs(eigenvectors).argmax(axis=0), range(found)] < 0, -1, 1)
     total = eigenvalues.sum()
-    share = eigenvalues / total if total > 0 else np.zeros_like(eigenvalues)
-    return (x @ eigenvectors).astype(np.float32), share[:components]
+    share = np.zeros(components)
+    share[:found] = eigenvalues[:found] / total if total > 0 else 0
+    projected = np.zeros((rows, components), dtype=np.float32)  # components beyond the rows: zeros
+    projected[:, :found] = x @ eigenvectors
+    return projected, share
+
+
+def _eigen(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Eigenvalues (largest first, none below 0) and eigenvectors of a symmetric matrix."""
+    eigenvalues, eigenvectors = np.linalg.eigh(matrix)
+    order = np.argsort(eigenvalues)[::-1]
+    return np.clip(eigenvalues[order], 0, None), eigenvectors[:, order]
 
 
 def compute_layout(

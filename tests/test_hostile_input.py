@@ -142,3 +142,35 @@ def test_a_file_or_link_named_like_a_leftover_is_only_a_note(run):
     for name in (".r.old-cafebabe", ".r.swap-12345678"):
         assert any(n.startswith(f"{logs}/{name} is named like what an interrupted export leaves") for n in report.notes)
     assert (logs / ".r.old-cafebabe").read_text() == "not a folder"
+
+
+# 7. PCA of a tensor wider than it is tall
+
+
+def reference_pca(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The page's PCA the direct way: eigenvectors of X'X / n, largest first, and the variance shares."""
+    x = points.astype(np.float64)
+    values, vectors = np.linalg.eigh(x.T @ x / len(x))
+    order = np.argsort(values)[::-1][: min(10, x.shape[1])]
+    return x @ vectors[:, order], values[order] / values.sum()
+
+
+@pytest.mark.parametrize("shape", [(300, 20), (10, 600)], ids=["tall", "wide"])
+def test_pca_is_the_same_through_either_side(shape):
+    points = np.random.default_rng(1).normal(size=shape).astype(np.float32)
+    ours, share = projector_pca(points)
+    expected, expected_share = reference_pca(points)
+    rank = min(shape)  # beyond a wide tensor's rank the components are zeros, in both
+    np.testing.assert_allclose(np.abs(ours), np.abs(expected), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(share[:rank], expected_share[:rank], rtol=1e-6)
+
+
+def test_pca_layout_of_10_by_30000(tmp_path):
+    vectors = np.random.default_rng(2).normal(size=(10, 30_000)).astype(np.float32)
+    export_embedding(tmp_path / "wide", vectors, name="final")
+    assert main(["layout", str(tmp_path / "wide"), "--method", "pca"]) == 0
+    (state,) = json.loads((tmp_path / "wide" / "final.bookmarks.json").read_text())
+    stored = np.array([[p[f"pca-{d}"] for d in range(10)] for p in state["projections"]])
+    left, singular, _ = np.linalg.svd(projector_vectors(vectors).astype(np.float64), full_matrices=False)
+    np.testing.assert_allclose(np.abs(stored), np.abs(left * singular), rtol=1e-3, atol=1e-5)
+    assert validate(str(tmp_path)).ok
