@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import io
+import logging
 import re
 import warnings
 from collections.abc import Callable
@@ -31,6 +32,8 @@ _DEFAULT_DIMS = {"umap": 3, "tsne": 2, "pca": 3}  # the page's UMAP and PCA are 
 _SPHEREIZE_DIMS = 50
 
 Progress = Callable[[str], None]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -114,7 +117,8 @@ def projector_vectors(vectors: np.ndarray) -> np.ndarray:
     if points.shape[1] < _SPHEREIZE_DIMS:
         return points
     points = points - points.mean(axis=0, dtype=np.float64).astype(np.float32)
-    norms = np.linalg.norm(points, axis=1, keepdims=True)
+    # in float64, as the page's JavaScript sums: squares of float32 values over 1e19 overflow float32
+    norms = np.sqrt(np.einsum("ij,ij->i", points, points, dtype=np.float64))[:, None]
     return points / np.where(norms > 0, norms, 1)
 
 
@@ -171,11 +175,21 @@ def compute_layout(
             pca = projector_pca(points)[0]
         return np.ascontiguousarray(pca[:, : layout.dims], dtype=np.float32)
     require_libraries(layout)
+    name = METHOD_NAMES[layout.method]
     if len(points) < 4:
         raise ProjectorExportError(
-            f"a {METHOD_NAMES[layout.method]} layout needs at least 4 points, and the tensor has {len(points)}; "
-            "use the pca method"
+            f"a {name} layout needs at least 4 points, and the tensor has {len(points)}; use the pca method"
         )
+    points = _unit_scaled(points)
+    if _all_alike(points, layout.metric):
+        # Nothing to lay out, and openTSNE crashes (SIGSEGV) on it: every point goes to the origin.
+        logger.warning(
+            "all %s points are the same vector%s: the %s layout puts every point at the origin",
+            f"{len(points):,}", " (by cosine distance)" if layout.metric == "cosine" else "", name,
+        )
+        return np.zeros((len(points), layout.dims), dtype=np.float32)
+    if layout.method == "tsne" and layout.metric == "cosine":
+        _refuse_zero_rows(points)
     if layout.method == "umap":
         coordinates = _umap(points, layout, report)
     else:
@@ -183,10 +197,40 @@ def compute_layout(
     coordinates = np.asarray(coordinates, dtype=np.float32)
     if not np.isfinite(coordinates).all():
         raise ProjectorExportError(
-            f"the {METHOD_NAMES[layout.method]} layout came out with non-finite coordinates; "
+            f"the {name} layout came out with non-finite coordinates; "
             "check the vectors for duplicates or zero rows, or try another seed"
         )
     return coordinates
+
+
+def _unit_scaled(points: np.ndarray) -> np.ndarray:
+    """`points` times the power of two that brings the largest magnitude into [0.5, 1), exactly.
+
+    A layout does not depend on the scale of its input, but float32 does: the
+    squared distances of values near 1e30 overflow, of values near 1e-30 vanish.
+    """
+    largest = float(np.abs(points).max())
+    if largest == 0:
+        return points
+    return np.ldexp(points, -np.frexp(largest)[1]).astype(np.float32)
+
+
+def _all_alike(points: np.ndarray, metric: str) -> bool:
+    """Whether every row is the same vector (by cosine distance: the same direction, or all zero)."""
+    if metric == "cosine":
+        norms = np.sqrt(np.einsum("ij,ij->i", points, points, dtype=np.float64)).astype(points.dtype)[:, None]
+        points = points / np.where(norms > 0, norms, 1)
+    return bool((points == points[0]).all())
+
+
+def _refuse_zero_rows(points: np.ndarray) -> None:
+    """openTSNE's cosine distance divides by each row's length: a zero row gives NaN."""
+    zero = np.flatnonzero(~points.any(axis=1))
+    if len(zero):
+        raise ProjectorExportError(
+            f"row {zero[0]} ({len(zero):,} row(s) in all) is all zeros, which has no direction for the cosine "
+            "distance of a t-SNE layout; drop those rows, or use `metric=euclidean`"
+        )
 
 
 def umap_neighbours(layout: Layout, points: int) -> int:
@@ -210,6 +254,8 @@ def _umap(points: np.ndarray, layout: Layout, report: Progress) -> np.ndarray:
     report(f"UMAP of {len(points):,} points: nearest neighbours and graph")
     neighbours = umap_neighbours(layout, len(points))
     known = (None, None, None)  # umap-learn's own search (pynndescent)
+    # umap-learn's spectral start needs more points than dims + 1 (scipy's eigsh raises a TypeError)
+    start = "spectral" if len(points) > layout.dims + 1 else "random"
     if len(points) <= EXACT_NEIGHBOURS_POINTS:
         known = (*nearest_rows(points, neighbours, layout.metric), None)
     model = umap.UMAP(
@@ -218,6 +264,7 @@ def _umap(points: np.ndarray, layout: Layout, report: Progress) -> np.ndarray:
         n_neighbors=neighbours,
         min_dist=layout.min_dist,
         metric=layout.metric,
+        init=start,
         random_state=layout.seed,
         n_jobs=1 if layout.seed is not None else usable_cpus(),
         low_memory=True,

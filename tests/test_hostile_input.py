@@ -174,3 +174,75 @@ def test_pca_layout_of_10_by_30000(tmp_path):
     left, singular, _ = np.linalg.svd(projector_vectors(vectors).astype(np.float64), full_matrices=False)
     np.testing.assert_allclose(np.abs(stored), np.abs(left * singular), rtol=1e-3, atol=1e-5)
     assert validate(str(tmp_path)).ok
+
+
+# 10. degenerate input to UMAP and t-SNE
+
+TSNE_CASES = textwrap.dedent(
+    """
+    import json, os, sys
+    import numpy as np
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one thread: openTSNE is fast on few points
+    from projector_export.reductions import Layout, compute_layout
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(30, 8))
+    cases = {
+        "identical": (np.ones((30, 8)), 2),
+        "zero": (np.zeros((30, 8)), 2),
+        "identical but one": (np.vstack([np.ones((29, 8)), np.full((1, 8), 2.0)]), 3),
+        "times 2**100": (x * 2.0**100, 3),
+        "times 2**-100": (x * 2.0**-100, 3),
+        "times 1e30": (x * 1e30, 3),
+    }
+    found = {}
+    for name, (vectors, dims) in cases.items():
+        layout = compute_layout(vectors.astype(np.float32), Layout("tsne", dims=dims, seed=0, metric="euclidean"))
+        found[name] = layout.tolist()
+    print(json.dumps(found))
+    """
+)
+
+
+def test_tsne_of_degenerate_rows_does_not_crash():
+    require_layout_libraries()
+    done = subprocess.run([sys.executable, "-c", TSNE_CASES], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]  # -11 was openTSNE's SIGSEGV
+    found = {name: np.array(layout) for name, layout in json.loads(done.stdout).items()}
+    assert not found["identical"].any() and not found["zero"].any()  # all at the origin
+    assert "all 30 points are the same vector: the t-SNE layout puts every point at the origin" in done.stderr
+    spread = found["identical but one"]
+    assert np.isfinite(spread).all() and np.ptp(spread, axis=0).min() > 0
+    # the scale of the input does not matter, exactly
+    np.testing.assert_array_equal(found["times 2**100"], found["times 2**-100"])
+    assert np.isfinite(found["times 1e30"]).all() and np.ptp(found["times 1e30"], axis=0).min() > 0
+
+
+def test_tsne_by_cosine_refuses_zero_rows(capsys):
+    require_layout_libraries()
+    vectors = np.random.default_rng(0).normal(size=(30, 8)).astype(np.float32)
+    vectors[[3, 7]] = 0
+    with pytest.raises(ProjectorExportError, match=r"row 3 \(2 row\(s\) in all\) is all zeros.*`metric=euclidean`"):
+        compute_layout(vectors, Layout("tsne"))
+
+
+@pytest.mark.parametrize("method", ["umap", "tsne"])
+@pytest.mark.parametrize("rows", [2, 3])
+def test_too_few_points_for_umap_or_tsne_is_one_line(tmp_path, capsys, method, rows):
+    require_layout_libraries()
+    export_embedding(tmp_path / "tiny", np.eye(rows, 4), name="final")
+    assert main(["layout", str(tmp_path / "tiny"), "--method", method]) == 1
+    assert f"needs at least 4 points, and the tensor has {rows}; use the pca method" in one_line_error(capsys)
+
+
+def test_umap_of_few_identical_or_huge_rows(caplog):
+    require_layout_libraries()
+    rng = np.random.default_rng(0)
+    for rows in (4, 5):  # umap-learn's spectral start raised scipy's TypeError on 4
+        layout = compute_layout(rng.normal(size=(rows, 8)).astype(np.float32), Layout("umap", seed=0))
+        assert layout.shape == (rows, 3) and np.isfinite(layout).all()
+    with caplog.at_level(logging.WARNING):
+        same = compute_layout(np.ones((20, 8), np.float32), Layout("umap", seed=0))
+    assert not same.any() and "the UMAP layout puts every point at the origin" in caplog.text
+    huge = projector_vectors(rng.normal(size=(20, 8)) * 1e30)
+    layout = compute_layout(huge, Layout("umap", seed=0, metric="euclidean"))
+    assert np.isfinite(layout).all() and np.ptp(layout, axis=0).min() > 0
