@@ -11,10 +11,13 @@ import importlib
 import importlib.util
 import io
 import logging
+import math
+import numbers
 import re
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -66,20 +69,43 @@ class Layout:
     metric: str = "cosine"
 
     def __post_init__(self):
-        if self.method not in METHODS:
-            raise ProjectorExportError(f"layout method {self.method!r} is not one of {', '.join(METHODS)}")
+        self._check("method", self.method in METHODS, f"one of {', '.join(METHODS)}")
         if self.dims is None:
             object.__setattr__(self, "dims", _DEFAULT_DIMS[self.method])
-        if self.dims not in (2, 3):
-            raise ProjectorExportError(f"layout dims must be 2 or 3, not {self.dims!r}")
-        if not (isinstance(self.n_neighbors, int) and self.n_neighbors >= 2):
-            raise ProjectorExportError(f"n_neighbors must be an integer of at least 2, not {self.n_neighbors!r}")
-        if not 0 <= self.min_dist <= 1:
-            raise ProjectorExportError(f"min_dist must lie between 0 and 1, not {self.min_dist!r}")
-        if not self.perplexity > 0:
-            raise ProjectorExportError(f"perplexity must be positive, not {self.perplexity!r}")
-        if self.metric not in ("cosine", "euclidean"):
-            raise ProjectorExportError(f"metric must be 'cosine' or 'euclidean', not {self.metric!r}")
+        self._check("dims", _integer(self.dims) and self.dims in (2, 3), "2 or 3")
+        self._check(
+            "seed", self.seed is None or (_integer(self.seed) and 0 <= self.seed <= _MAX_SEED),
+            f"an integer from 0 to {_MAX_SEED:,} (numpy's seeds)",
+        )
+        self._check("n_neighbors", _integer(self.n_neighbors) and self.n_neighbors >= 2,
+                    "an integer of at least 2 (UMAP's neighbourhood size)")
+        self._check("min_dist", _real(self.min_dist) and 0 <= self.min_dist <= 1,
+                    "a number from 0 to 1 (UMAP's minimum distance)")
+        # a perplexity is an effective number of neighbours: below 1 it has no meaning, and openTSNE
+        # looks up int(3 * perplexity) neighbours, none below 1/3
+        self._check("perplexity", _real(self.perplexity) and 1 <= self.perplexity < math.inf,
+                    "a finite number of at least 1 (t-SNE's perplexity)")
+        self._check("metric", self.metric in ("cosine", "euclidean"), "'cosine' or 'euclidean'")
+        # numpy's numbers as Python's, so that the bookmark's JSON can hold them
+        for name, kind in (("dims", int), ("seed", int), ("n_neighbors", int), ("min_dist", float),
+                           ("perplexity", float)):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, kind(getattr(self, name)))
+
+    def _check(self, name: str, accepted: bool, accepts: str) -> None:
+        if not accepted:
+            raise ProjectorExportError(f"`{name}={getattr(self, name)!r}`: a layout's {name} must be {accepts}")
+
+
+_MAX_SEED = 2**32 - 1  # numpy.random.RandomState, which umap-learn and openTSNE seed, takes no more
+
+
+def _integer(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _real(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and not math.isnan(value)
 
 
 def installed(method: str) -> bool:

@@ -246,3 +246,53 @@ def test_umap_of_few_identical_or_huge_rows(caplog):
     huge = projector_vectors(rng.normal(size=(20, 8)) * 1e30)
     layout = compute_layout(huge, Layout("umap", seed=0, metric="euclidean"))
     assert np.isfinite(layout).all() and np.ptp(layout, axis=0).min() > 0
+
+
+# 13. settings out of range, wrong types, names that are not UTF-8
+
+FLAG_CASES = [
+    (["--seed", "-5"], "--seed -5: a layout's seed must be an integer from 0 to 4,294,967,295"),
+    (["--seed", "4294967296"], "--seed 4294967296: a layout's seed must be"),
+    (["--method", "tsne", "--perplexity", "1e-9", "--dims", "3"], "--perplexity 1e-09: a layout's perplexity must be a finite number of at least 1"),
+    (["--neighbors", "0"], "--neighbors 0: a layout's n_neighbors must be an integer of at least 2"),
+    (["--min-dist", "-1"], "--min-dist -1.0: a layout's min_dist must be a number from 0 to 1"),
+    (["--min-dist", "nan"], "--min-dist nan: a layout's min_dist must be"),
+]
+
+
+@pytest.mark.parametrize("flags, message", FLAG_CASES, ids=[" ".join(f) for f, _ in FLAG_CASES])
+def test_layout_settings_out_of_range_name_the_flag(run, capsys, flags, message):
+    assert main(["layout", str(run), *flags]) == 1
+    assert one_line_error(capsys).startswith(f"error: {message}")
+
+
+def test_layout_settings_of_the_wrong_type_say_what_they_take(tmp_path):
+    for settings, message in [
+        (dict(min_dist="0.1"), "`min_dist='0.1'`: a layout's min_dist must be a number from 0 to 1"),
+        (dict(dims=2.0), "`dims=2.0`: a layout's dims must be 2 or 3"),
+        (dict(seed=True), "`seed=True`: a layout's seed must be an integer"),
+        (dict(n_neighbors=2.5), "`n_neighbors=2.5`: a layout's n_neighbors must be an integer"),
+        (dict(metric=None), "`metric=None`: a layout's metric must be 'cosine' or 'euclidean'"),
+        (dict(method=["pca"]), "`method=['pca']`: a layout's method must be one of umap, tsne, pca"),
+    ]:
+        with pytest.raises(ProjectorExportError) as raised:
+            Layout(**settings)
+        assert str(raised.value).startswith(message)
+    # numpy's numbers are numbers, stored as Python's in the bookmark's JSON
+    layout = Layout("pca", dims=np.int64(2), seed=np.uint32(3))
+    export_embedding(tmp_path / "r", np.eye(5, 4), name="final", layouts=[layout])
+    (state,) = json.loads((tmp_path / "r" / "final.bookmarks.json").read_text())
+    assert state["projectorExport"]["seed"] == 3
+
+
+def test_a_run_name_that_is_not_utf8_is_one_line(tmp_path, capsys):
+    np.save(tmp_path / "v.npy", np.eye(4))
+    assert main(["export", str(tmp_path / "v.npy"), "--logdir", str(tmp_path / "logs"), "--run", "\udcff"]) == 1
+    assert "error: the run name b'\\xff' is not UTF-8 text" in one_line_error(capsys)
+    assert not (tmp_path / "logs").exists()
+
+
+def test_layout_of_a_bare_run_name_prints_a_logdir(run, capsys, monkeypatch):
+    monkeypatch.chdir(run.parent)
+    assert main(["layout", "r", "--method", "pca", "--dims", "2"]) == 0
+    assert "open it with: tensorboard --logdir .   (" in capsys.readouterr().out
