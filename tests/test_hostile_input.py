@@ -296,3 +296,35 @@ def test_layout_of_a_bare_run_name_prints_a_logdir(run, capsys, monkeypatch):
     monkeypatch.chdir(run.parent)
     assert main(["layout", "r", "--method", "pca", "--dims", "2"]) == 0
     assert "open it with: tensorboard --logdir .   (" in capsys.readouterr().out
+
+
+# 14. ProjectorCallback: labels or images that fit no layer are refused before training
+
+
+def tiny_model():
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((2,), dtype="int32"), keras.layers.Embedding(4, 2, name="tokens"),
+                              keras.layers.GlobalAveragePooling1D(), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    return model
+
+
+@pytest.mark.parametrize("settings, message", [
+    (dict(metadata=["a", "b", "c"]), "`metadata` covers 3 points, but no Embedding layer has as many rows (tokens has 4)"),
+    (dict(sprite=np.zeros((5, 8, 8, 3))), "`sprite` covers 5 points, but no Embedding layer has as many rows (tokens has 4)"),
+    (dict(layers=["words"]), "`layers=['words']`: the model has no Embedding layer named 'words'; it has: tokens"),
+])
+def test_the_callback_refuses_what_fits_no_layer_before_training(tmp_path, settings, message):
+    epochs = []
+    with pytest.raises(ProjectorExportError) as raised:
+        tiny_model().fit(np.array([[0, 1], [2, 3]]), np.array([0.0, 1.0]), epochs=2, verbose=0, callbacks=[
+            ProjectorCallback(tmp_path / "toy", **settings),
+            keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: epochs.append(epoch)),
+        ])
+    assert str(raised.value).startswith(message)
+    assert epochs == [] and not (tmp_path / "toy").exists()
+
+
+def test_the_callback_checks_its_settings_in_one_style(tmp_path):
+    with pytest.raises(ProjectorExportError, match=r"`every_n_epochs=0`: ProjectorCallback's every_n_epochs must be"):
+        ProjectorCallback(tmp_path, every_n_epochs=0)
