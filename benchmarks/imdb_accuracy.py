@@ -1,7 +1,7 @@
 """IMDB accuracy: the notebook's model and pipeline against ours, on reviews that behave like IMDB's.
 
 This machine cannot download IMDB, and the Zipf corpus of `imdb_pipeline.py` cannot be
-overfitted, so everything here runs on `tests/realistic_reviews.py`: 25,000 training and
+overfitted, so everything here runs on `training/imdb/sample.py`: 25,000 training and
 25,000 test reviews (the archive's split sizes; the test split reviews other movies) with
 many weak cues, negation, mixed and sarcastic reviews, label noise and IMDB's lengths. One
 subword vocabulary (about 8k, built from the training reviews) serves every setup.
@@ -44,13 +44,11 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from realistic_reviews import corpus_reviews  # noqa: E402
 from training.imdb import (  # noqa: E402
     DEFAULT_BATCH_SIZE,
     DEFAULT_LEARNING_RATE,
@@ -60,6 +58,7 @@ from training.imdb import (  # noqa: E402
 from training.imdb.job import VALIDATION_BATCH_SIZE  # noqa: E402
 from training.imdb.model import EMBEDDING_DIM, build_model, compile_model  # noqa: E402
 from training.imdb.pipeline import Tokens, hold_out, make_dataset  # noqa: E402
+from training.imdb.sample import corpus_reviews  # noqa: E402
 from training.imdb.encoding import FastEncoder  # noqa: E402
 from training.imdb.subwords import build_subword_vocabulary  # noqa: E402
 from training.loop import fit  # noqa: E402
@@ -120,7 +119,7 @@ def prepare(reviews: int, test_reviews: int, seed: int, held_out_share: float) -
     lengths = tokens[0].lengths
     print(
         f"{reviews:,} training reviews ({len(data.fit):,} trained on, {len(data.held_out):,} held out) and "
-        f"{test_reviews:,} test reviews of tests/realistic_reviews.py (seed {seed}); vocabulary "
+        f"{test_reviews:,} test reviews of training/imdb/sample.py (seed {seed}); vocabulary "
         f"{encoder.vocab_size:,} tokens; tokens a review: median {np.median(lengths):.0f}, mean "
         f"{lengths.mean():.0f}, max {lengths.max():,} ({time.perf_counter() - start:.0f} s)",
         flush=True,

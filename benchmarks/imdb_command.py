@@ -1,6 +1,6 @@
 """The whole `projector-train imdb` against the notebook's 10-epoch fit alone, side by side.
 
-On 25,000 training and 25,000 test reviews of `tests/realistic_reviews.py`, written as the
+On 25,000 training and 25,000 test reviews of `training/imdb/sample.py`, written as the
 Stanford archive's `aclImdb/` folder (this machine cannot download IMDB):
 
 - ours: `projector-train imdb --aclimdb DIR` with its defaults, in a fresh process, timed
@@ -34,7 +34,6 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import numpy as np  # noqa: E402
@@ -99,12 +98,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
-    from realistic_reviews import write_realistic_aclimdb
+    from training.imdb.sample import write_realistic_aclimdb
 
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
         aclimdb = write_realistic_aclimdb(folder, {"train": args.reviews, "test": args.reviews}, seed=args.seed)
-        print(f"{args.reviews:,} + {args.reviews:,} reviews of tests/realistic_reviews.py in {aclimdb}; {load()}", flush=True)
+        print(f"{args.reviews:,} + {args.reviews:,} reviews of training/imdb/sample.py in {aclimdb}; {load()}", flush=True)
 
         seconds, printed = run_command(aclimdb, folder / "logs")
         vocabulary = re.search(r"vocabulary of .*? in ([0-9.]+) s", printed)

@@ -1,6 +1,6 @@
 """The subword vocabulary and the tokenising: tfds's own against ours, side by side.
 
-On 25,000 training and 25,000 test reviews of `tests/realistic_reviews.py` (30 MB of text
+On 25,000 training and 25,000 test reviews of `training/imdb/sample.py` (30 MB of text
 for the training split; IMDB's is 33 MB), in one process, TensorFlow imported first:
 
 - vocabulary: `tfds.deprecated.text.SubwordTextEncoder.build_from_corpus(reviews,
@@ -29,12 +29,11 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
 
 import numpy as np  # noqa: E402
 import tensorflow_datasets as tfds  # noqa: E402
 
-from realistic_reviews import corpus_reviews  # noqa: E402
+from training.imdb.sample import corpus_reviews  # noqa: E402
 from training.imdb.encoding import FastEncoder  # noqa: E402
 from training.imdb.subwords import build_subword_vocabulary  # noqa: E402
 

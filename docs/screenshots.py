@@ -1,12 +1,14 @@
 """Take the README's screenshots: the projector page over the colour runs and an IMDB run.
 
-Trains the colour embeddings with the defaults of `projector-train colours` and an IMDB
-model on the small offline review folder of the tests (this machine cannot download
-IMDB), starts TensorBoard over them, opens `#projector` in headless Chromium and saves
+Trains the colour embeddings with the defaults of `projector-train colours` and the IMDB
+model as `projector-train imdb --sample` does, on generated reviews (this machine cannot
+download IMDB), starts TensorBoard over them, opens `#projector` in headless Chromium and
+saves
 
 - `docs/colours-2d.png`, `docs/colours-3d.png`: the final embeddings, each point a swatch
   of its own colour, as the page opens them (only the run is chosen);
-- `docs/imdb.png`: the IMDB subword embedding labelled by token, coloured by sentiment.
+- `docs/imdb.png`: the IMDB subword embedding after one click on its UMAP bookmark, which
+  labels the tokens by token and colours them by sentiment.
 
 Needs the test extra and Chromium (`pip install -e ".[test]"`, `apt-get install chromium`):
 
@@ -27,12 +29,12 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 from conftest import TensorBoard, free_ports  # noqa: E402
 from projector_export.console import quiet_tensorflow  # noqa: E402
 from projector_page import CHROMIUM, CHROMIUM_FLAGS, ProjectorPage  # noqa: E402
-from reviews import write_aclimdb  # noqa: E402
 
+# the file, its run, and whether its first bookmark is clicked
 SHOTS = {
-    "colours-2d.png": ("colours-2d/projector", None),
-    "colours-3d.png": ("colours-3d/projector", None),
-    "imdb.png": ("imdb/projector", "sentiment"),
+    "colours-2d.png": ("colours-2d/projector", False),
+    "colours-3d.png": ("colours-3d/projector", False),
+    "imdb.png": ("imdb-sample/projector", True),
 }
 
 
@@ -61,12 +63,13 @@ def main(argv: list[str] | None = None) -> int:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
             page = ProjectorPage(browser, server.url)
-            for name, (run, colour) in SHOTS.items():
+            for name, (run, bookmark) in SHOTS.items():
                 shown = page.show(run)  # only the run is chosen: the tensor is the page's own pick
                 if shown.tensor != "final":
                     raise SystemExit(f"{run} opens on {shown.tensor!r}, not on 'final': the README would mislead")
-                if colour:
-                    page.colour_by(colour)
+                if bookmark:
+                    radios = page.frame.locator("vz-projector-bookmark-panel paper-icon-button[icon=radio-button-unchecked]")
+                    radios.nth(0).click()
                 page.page.wait_for_timeout(3000)  # the scatter plot settles
                 path = Path(args.out) / name
                 page.page.screenshot(path=str(path))
@@ -83,11 +86,11 @@ def train_missing(logdir: Path) -> None:
         from training.colours.job import train_colours
 
         train_colours(logdir=str(logdir), verbose=0)
-    if not (logdir / "imdb" / "projector").is_dir():
+    if not (logdir / "imdb-sample" / "projector").is_dir():
+        from training.imdb import SAMPLE_REVIEWS, SAMPLE_VOCAB_SIZE
         from training.imdb.job import train_imdb
 
-        reviews = write_aclimdb(Path(tempfile.mkdtemp(prefix="reviews-")), {"train": 1000, "test": 200})
-        train_imdb(aclimdb=str(reviews), epochs=10, logdir=str(logdir), vocab_size=1000, verbose=0)
+        train_imdb(sample=SAMPLE_REVIEWS, vocab_size=SAMPLE_VOCAB_SIZE, logdir=str(logdir), verbose=0)
 
 
 if __name__ == "__main__":

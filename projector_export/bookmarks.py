@@ -13,7 +13,10 @@ Bookmarks tray lists them by `label`; nothing loads until one is clicked. Then
 * shows `selectedProjection` from the stored coordinates, except `tsne`, which
   it restarts from them (`restoreUIFromBookmark` calls `runTSNE()`). So a
   t-SNE layout is stored in a view that is not recomputed: the Custom view
-  (`linear-x`, `linear-y`; 2-D only) or, in 3-D, the UMAP tab's keys.
+  (`linear-x`, `linear-y`; 2-D only) or, in 3-D, the UMAP tab's keys;
+* sets the data panel's "Color by" to `selectedColorOptionName` when the menu
+  offers that name (else leaves it), and labels hovered points by the column
+  `selectedLabelOption` (see `view_columns`).
 """
 
 from __future__ import annotations
@@ -65,6 +68,14 @@ REQUIRED_FIELDS = {
     "projections": list,
 }
 VIEWS = ("umap", "pca", "custom", "tsne")
+# The "Color by" menu's first entry (`vz-projector-data-panel.ts`). With a sprite the page
+# multiplies each image by its point's colour, which is white without a colour map: this
+# is the entry that shows the sprite's own colours.
+NO_COLOR_MAP = "No color map"
+# The menu offers a column when its values are all numbers or at most this many distinct
+# ones (NUM_COLORS_COLOR_MAP in data-provider.ts): up to 50 values get a colour each,
+# numbers beyond that a gradient from the smallest to the largest.
+COLOR_MAP_VALUES = 50
 
 
 @dataclass(frozen=True)
@@ -97,11 +108,12 @@ def view_keys(view: str, dims: int) -> list[str]:
     return [f"{view}-{d}" for d in range(dims)]
 
 
-def state_text(bookmark: Bookmark, *, label_column: str) -> str:
+def state_text(bookmark: Bookmark, *, label_column: str, color_option: str | None = None) -> str:
     """The bookmark as one JSON `State` object with every field `loadState` reads.
 
     `label_column` is the metadata column the page labels points by (hovering
-    shows it); `default_label_column` gives the page's own choice.
+    shows it); `color_option` the "Color by" entry a click selects (a column,
+    or `NO_COLOR_MAP`; None leaves the page's choice). `view_columns` chooses both.
     """
     rows, dims = bookmark.coordinates.shape
     if bookmark.view not in ("umap", "pca", "custom") or (bookmark.view == "custom" and dims != 2):
@@ -132,6 +144,7 @@ def state_text(bookmark: Bookmark, *, label_column: str) -> str:
         "customYDownRegex": False,
         "selectedPoints": [],
         "selectedLabelOption": label_column,
+        **({"selectedColorOptionName": color_option} if color_option is not None else {}),
         "forceCategoricalColoring": False,
         ORIGIN_FIELD: bookmark.origin,
         "projections": None,
@@ -281,6 +294,65 @@ def default_label_column(header: list[str], rows: list[list[str]]) -> str:
         if any(not _js_number(row[index]) for row in rows[:PAGE_POINTS] if index < len(row) and row[index] != ""):
             return name
     return header[0]
+
+
+def view_columns(
+    header: list[str],
+    rows: list[list[str]],
+    *,
+    sprite: bool = False,
+    color_by: str | None = None,
+    label_by: str | None = None,
+) -> tuple[str, str | None]:
+    """The label column and the "Color by" entry of a bookmark: `(label, colour)`.
+
+    The label is `label_by`, else the page's own choice (`default_label_column`).
+    The colour is `color_by`, else with a sprite `NO_COLOR_MAP` (the images in
+    their own colours), else the first column of numbers that differ (a
+    gradient, or a colour each for up to 50 values), else None (the page keeps
+    its choice). `header` and `rows` as `metadata.parse_metadata` returns them.
+
+    Raises:
+        ProjectorExportError: `label_by` or `color_by` is not a column, or the
+            page does not offer `color_by` in its "Color by" menu.
+    """
+    if label_by is not None and label_by not in header:
+        raise ProjectorExportError(f"`label_by={label_by}` is not a metadata column; the columns are {', '.join(header)}")
+    label = label_by if label_by is not None else default_label_column(header, rows)
+    if color_by is not None:
+        if color_by == NO_COLOR_MAP:
+            return label, color_by
+        if color_by not in header:
+            raise ProjectorExportError(
+                f"`color_by={color_by}` is not a metadata column; the columns are {', '.join(header)}"
+            )
+        numeric, distinct = _column_values(rows, header.index(color_by))
+        if not numeric and distinct > COLOR_MAP_VALUES:
+            offered = [name for index, name in enumerate(header) if _offered(*_column_values(rows, index))]
+            raise ProjectorExportError(
+                f"`color_by={color_by}`: the projector colours by columns of numbers or of at most "
+                f"{COLOR_MAP_VALUES} values, and {color_by!r} has {distinct:,} different texts; choose "
+                + (f"one of {', '.join(offered)}" if offered else "a column of numbers")
+            )
+        return label, color_by
+    if sprite:
+        return label, NO_COLOR_MAP
+    for index, name in enumerate(header):
+        numeric, distinct = _column_values(rows, index)
+        if numeric and distinct > 1:
+            return label, name
+    return label, None
+
+
+def _column_values(rows: list[list[str]], index: int) -> tuple[bool, int]:
+    """Whether a column's values (of the rows the page loads, empty ones skipped, as the
+    page skips them) are all numbers, and how many different ones it has."""
+    values = {row[index] for row in rows[:PAGE_POINTS] if index < len(row) and row[index] != ""}
+    return all(_js_number(value) for value in values), len(values)
+
+
+def _offered(numeric: bool, distinct: int) -> bool:
+    return numeric or distinct <= COLOR_MAP_VALUES
 
 
 def _js_number(text: str) -> bool:

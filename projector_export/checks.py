@@ -11,7 +11,9 @@ import io
 import numpy as np
 
 from projector_export.errors import REEXPORT, ProjectorExportError
-from projector_export.files import decode_utf8, file_size, inside, read_bytes
+from projector_export.files import fs
+from projector_export.files.paths import inside
+from projector_export.files.reading import decode_utf8, file_size, read_bytes
 from projector_export.metadata import parse_metadata
 from projector_export.problems import Problem
 from projector_export.sprite import MAX_SPRITE_PX
@@ -102,11 +104,9 @@ def _read_asset(run, name, relative, config_dir, what, problems) -> bytes | None
 
     TensorBoard serves only paths that resolve inside the config's folder.
     """
-    import tensorflow as tf
-
     try:
         path = inside(config_dir, relative, what)
-        if not tf.io.gfile.exists(path):
+        if not fs.exists(path):
             problems.append(Problem(run, name, f"{what} {relative!r} does not exist", REEXPORT))
             return None
         file_size(path, what)

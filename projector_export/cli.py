@@ -90,7 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     layout.add_argument("--perplexity", type=float, default=30.0, help="t-SNE's perplexity (default: 30)")
     layout.add_argument("--metric", choices=["cosine", "euclidean"], default="cosine",
                         help="distance between vectors (default: cosine, the projector's)")
-    layout.add_argument("--out", metavar="FILE.tsv", help="also write the coordinates with the metadata columns")
+    layout.add_argument("--out", metavar="FILE.tsv", help="also write the coordinates with the metadata columns "
+                        "to this new file (outside the run folder)")
+    layout.add_argument("--force", action="store_true", help="let --out replace an existing file")
     layout.set_defaults(handler=_layout)
 
     check = commands.add_parser(
@@ -126,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
 # Library messages name parameters (`max_rows=10`); on the command line they are flags.
 _FLAGS = {
     "max_rows": "--max-rows", "tensor": "--tensor", "metadata": "--metadata", "name": "--name", "k": "-k",
+    "overwrite": "--force", "out": "--out",
     "method": "--method", "dims": "--dims", "seed": "--seed", "n_neighbors": "--neighbors",
     "min_dist": "--min-dist", "perplexity": "--perplexity", "metric": "--metric",
 }
@@ -176,7 +179,7 @@ def _one_line(error: Exception) -> str:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from projector_export.folders import folder_in
+    from projector_export.files.paths import folder_in
     from projector_export.sources import export_file
 
     run_dir = folder_in(args.logdir, args.run)
@@ -222,7 +225,8 @@ def _layout(args: argparse.Namespace) -> int:
     settings = Layout(args.method, dims=args.dims, seed=args.seed, n_neighbors=args.neighbors,
                       min_dist=args.min_dist, perplexity=args.perplexity, metric=args.metric)
     with _Stage() as progress:
-        result = add_layout(args.run_dir, settings, tensor=args.tensor, out=args.out, progress=progress)
+        result = add_layout(args.run_dir, settings, tensor=args.tensor, out=args.out, overwrite=args.force,
+                            progress=progress)
     print(f"added bookmark {result.label!r} to tensor {result.tensor!r} ({result.seconds:.0f} s)")
     print(f"bookmarks: {result.bookmarks_path}")
     if result.coordinates_path:

@@ -65,7 +65,8 @@ def read_config(run_dir: str):
     from tensorboard.plugins.projector.projector_config_pb2 import ProjectorConfig
 
     from projector_export.errors import REEXPORT, ProjectorExportError
-    from projector_export.files import MAX_CONFIG_BYTES, inside, read_bytes
+    from projector_export.files.paths import inside
+    from projector_export.files.reading import MAX_CONFIG_BYTES, read_bytes
 
     shown = posixpath.join(run_dir, CONFIG_FILENAME)
     data = read_bytes(inside(run_dir, CONFIG_FILENAME, "config"), "config", limit=MAX_CONFIG_BYTES)

@@ -20,4 +20,5 @@ def as_flags(text: str, flags: Mapping[str, str]) -> str:
     if not flags:
         return text
     pattern = re.compile(r"`(" + "|".join(map(re.escape, flags)) + r")=([^`]*)`")
-    return pattern.sub(lambda m: f"{flags[m[1]]} {m[2]}".rstrip(), text)
+    # A switch (`overwrite=True`) is its flag alone (--force).
+    return pattern.sub(lambda m: f"{flags[m[1]]} {'' if m[2] == 'True' else m[2]}".rstrip(), text)

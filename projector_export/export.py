@@ -12,6 +12,7 @@ import hashlib
 import logging
 import posixpath
 import re
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -19,20 +20,20 @@ from typing import Any
 import numpy as np
 
 from projector_export.arrays import as_matrix
-from projector_export.bookmarks import default_label_column, merge_states, origin_key, read_states, state_text
+from projector_export.bookmarks import merge_states, origin_key, read_states, state_text, view_columns
 from projector_export.checkpoint import checkpoint_number, name_of_key, write_checkpoint
 from projector_export.config import CONFIG_FILENAME, ConfigEntry, config_text, read_config
 from projector_export.errors import ProjectorExportError
+from projector_export.event_file import event_file_bytes, event_file_name
 from projector_export.layout import as_layout, bookmarks_filename, layout_bookmark
 from projector_export.reductions import Layout, require_libraries
 from projector_export.metadata import MetadataTable, metadata_table, parse_metadata
 from projector_export.sprite import Sprite, make_sprite
-from projector_export.staging import RUN, staged_folder
+from projector_export.files.staging import RUN, Stage, staged_folder
 
 logger = logging.getLogger(__name__)
 
 _NAME_RE = re.compile(r"[A-Za-z0-9_-]+")
-_NOT_NAME_RE = re.compile(r"[^A-Za-z0-9_-]")
 # A tensor's files are NAME.metadata.tsv and NAME.sprite.png: with the longer
 # suffix the name must fit the 255 bytes most file systems allow a name.
 MAX_NAME_LENGTH = 255 - len(".metadata.tsv")
@@ -171,15 +172,15 @@ def export_embeddings(run_dir: str, embeddings: Iterable[Embedding]) -> ExportRe
     prepared = _prepare(list(embeddings))
     layouts = _new_layouts(prepared)  # minutes, perhaps: before the run is locked
     with staged_folder(run_dir, RUN) as stage:
-        entries = _write_assets(stage.path, prepared)
+        entries = _write_assets(stage, prepared)
         bookmarks = _bookmarks(layouts, _old_bookmarks(stage, prepared))
-        entries = _write_bookmarks(stage.path, entries, bookmarks)
+        entries = _write_bookmarks(stage, entries, bookmarks)
         # Under the lock: every export of this run gets a higher number.
         number = checkpoint_number(stage.target) + 1
-        prefix = write_checkpoint(stage.path, {item.name: item.vectors for item in prepared}, number)
-        _write_text(posixpath.join(stage.path, CONFIG_FILENAME), config_text(entries))
+        prefix = write_checkpoint(stage, {item.name: item.vectors for item in prepared}, number)
+        stage.write(CONFIG_FILENAME, config_text(entries))
         # Last: from here TensorBoard lists the folder as a run.
-        _write_event_file(stage.path)
+        write_event_file(stage)
     run_dir = stage.target
 
     tensors = tuple(
@@ -206,11 +207,7 @@ class _Prepared:
     metadata: MetadataTable | None
     sprite: Sprite | None
     layouts: tuple[Layout, ...] = ()
-
-
-def safe_tensor_name(text: str) -> str:
-    """`text` as a tensor name: every character but letters, digits, `_` and `-` becomes `_`."""
-    return _NOT_NAME_RE.sub("_", text)
+    views: tuple[tuple[str, str | None], ...] = ()  # each layout's label column and colour option
 
 
 def _prepare(embeddings: list[Embedding]) -> list[_Prepared]:
@@ -234,7 +231,15 @@ def _prepare(embeddings: list[Embedding]) -> list[_Prepared]:
         sprite = None
         if embedding.sprite is not None:
             sprite = make_sprite(embedding.sprite, len(vectors), cell_size=embedding.sprite_cell_size)
-        prepared.append(_Prepared(name, vectors, table, sprite, _layouts(embedding.layouts, name)))
+        layouts = _layouts(embedding.layouts, name)
+        views = ()
+        if layouts:
+            header, rows = parse_metadata(table.to_tsv()) if table else (["label"], [])
+            views = tuple(
+                view_columns(header, rows, sprite=sprite is not None, color_by=layout.color_by, label_by=layout.label_by)
+                for layout in layouts
+            )
+        prepared.append(_Prepared(name, vectors, table, sprite, layouts, views))
     return prepared
 
 
@@ -261,13 +266,13 @@ def _new_layouts(prepared: list[_Prepared]) -> dict[str, dict[tuple[str, int], s
     for item in prepared:
         if not item.layouts:
             continue
-        header, rows = parse_metadata(item.metadata.to_tsv()) if item.metadata else (["label"], [])
-        label_column = default_label_column(header, rows)
         found[item.name] = {}
-        for layout in item.layouts:
+        for layout, (label_column, color_option) in zip(item.layouts, item.views):
             logger.debug("computing a %d-D %s layout of %r", layout.dims, layout.method, item.name)
             bookmark = layout_bookmark(item.vectors, layout)
-            found[item.name][(layout.method, layout.dims)] = state_text(bookmark, label_column=label_column)
+            found[item.name][(layout.method, layout.dims)] = state_text(
+                bookmark, label_column=label_column, color_option=color_option
+            )
     return found
 
 
@@ -276,8 +281,9 @@ def _old_bookmarks(stage, prepared: list[_Prepared]) -> dict[str, list[dict]]:
 
     Read under the export's lock, from inside the run folder only.
     """
-    from projector_export.files import inside, read_bytes
-    from projector_export.runs import Checkpoint
+    from projector_export.files.paths import inside
+    from projector_export.files.reading import read_bytes
+    from projector_export.checkpoint import Checkpoint
 
     run_dir = stage.target
     if not stage.exists:
@@ -321,13 +327,13 @@ def _bookmarks(new: dict[str, dict], old: dict[str, list[dict]]) -> dict[str, st
     return {name: merge_states(old.get(name, []), new.get(name, {})) for name in {*new, *old}}
 
 
-def _write_bookmarks(staging: str, entries: list[ConfigEntry], bookmarks: dict[str, str]) -> list[ConfigEntry]:
+def _write_bookmarks(stage: Stage, entries: list[ConfigEntry], bookmarks: dict[str, str]) -> list[ConfigEntry]:
     """Write each tensor's bookmarks file; return the config entries naming them."""
     written = []
     for entry in entries:
         if entry.tensor_name in bookmarks:
             filename = bookmarks_filename(entry.tensor_name)
-            _write_text(posixpath.join(staging, filename), bookmarks[entry.tensor_name])
+            stage.write(filename, bookmarks[entry.tensor_name])
             entry = dataclasses.replace(entry, bookmarks_path=filename)
         written.append(entry)
     return written
@@ -354,7 +360,7 @@ def _projector_shaped(matrix: np.ndarray, name: str) -> np.ndarray:
     return padded
 
 
-def _write_assets(staging: str, prepared: list[_Prepared]) -> list[ConfigEntry]:
+def _write_assets(stage: Stage, prepared: list[_Prepared]) -> list[ConfigEntry]:
     """Write metadata and sprites (each distinct one once); return config entries."""
     written: dict[bytes, str] = {}
     entries = []
@@ -362,10 +368,10 @@ def _write_assets(staging: str, prepared: list[_Prepared]) -> list[ConfigEntry]:
         metadata_path = sprite_path = None
         if item.metadata is not None:
             text = item.metadata.to_tsv().encode("utf-8")
-            metadata_path = _write_once(staging, f"{item.name}.metadata.tsv", text, written)
+            metadata_path = _write_once(stage, f"{item.name}.metadata.tsv", text, written)
         if item.sprite is not None:
             png = item.sprite.to_png()
-            sprite_path = _write_once(staging, f"{item.name}.sprite.png", png, written)
+            sprite_path = _write_once(stage, f"{item.name}.sprite.png", png, written)
         entries.append(
             ConfigEntry(
                 tensor_name=item.name,
@@ -377,31 +383,18 @@ def _write_assets(staging: str, prepared: list[_Prepared]) -> list[ConfigEntry]:
     return entries
 
 
-def _write_once(staging: str, filename: str, content: bytes, written: dict[bytes, str]) -> str:
+def _write_once(stage: Stage, filename: str, content: bytes, written: dict[bytes, str]) -> str:
     key = hashlib.sha256(content).digest()
     if key not in written:
-        _write_bytes(posixpath.join(staging, filename), content)
+        stage.write(filename, content)
         written[key] = filename
     return written[key]
 
 
-def _write_text(path: str, text: str) -> None:
-    _write_bytes(path, text.encode("utf-8"))
-
-
-def _write_bytes(path: str, content: bytes) -> None:
-    import tensorflow as tf
-
-    with tf.io.gfile.GFile(path, "wb") as f:
-        f.write(content)
-
-
-def _write_event_file(run_dir: str) -> None:
-    import tensorflow as tf
-
-    writer = tf.summary.create_file_writer(run_dir)
-    writer.flush()
-    writer.close()
+def write_event_file(stage: Stage) -> None:
+    """An empty event file: without one `tensorboard --logdir PARENT` does not list the run."""
+    now = int(time.time())
+    stage.write(event_file_name(now), event_file_bytes(now))
 
 
 def _under(run_dir: str, relative: str | None) -> str | None:

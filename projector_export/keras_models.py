@@ -20,8 +20,8 @@ import numpy as np
 
 from projector_export.arrays import check_memory
 from projector_export.errors import ProjectorExportError
-from projector_export.export import safe_tensor_name
-from projector_export.files import file_size, is_remote
+from projector_export.checkpoint import safe_tensor_name
+from projector_export.files.reading import file_size, open_file
 
 CONFIG_MEMBER = "config.json"
 WEIGHTS_MEMBER = "model.weights.h5"
@@ -39,7 +39,7 @@ def read_keras(path: str, max_rows: int | None) -> dict[str, np.ndarray]:
     import h5py
 
     file_size(path, "")
-    opened = _open(path)
+    opened = open_file(path, "")
     try:
         archive = zipfile.ZipFile(opened)
         config = _read_config(path, archive)
@@ -76,14 +76,6 @@ def read_keras(path: str, max_rows: int | None) -> dict[str, np.ndarray]:
             "file instead (np.save('vectors.npy', layer.get_weights()[0]))"
         )
     return tensors
-
-
-def _open(path: str):
-    if is_remote(path):
-        import tensorflow as tf
-
-        return tf.io.gfile.GFile(path, "rb")
-    return open(path, "rb")  # noqa: SIM115 - closed by read_keras
 
 
 def _read_config(path: str, archive: zipfile.ZipFile) -> dict:

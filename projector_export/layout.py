@@ -22,7 +22,6 @@ import os
 import posixpath
 import re
 import time
-import uuid
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,10 +30,10 @@ from projector_export.bookmarks import (
     BOOKMARKS_SUFFIX,
     PAGE_POINTS,
     Bookmark,
-    default_label_column,
     merge_states,
     read_states,
     state_text,
+    view_columns,
 )
 from projector_export.errors import ProjectorExportError
 from projector_export.reductions import (
@@ -86,12 +85,14 @@ def add_layout(
     *,
     tensor: str | None = None,
     out: str | None = None,
+    overwrite: bool = False,
     progress: Progress | None = None,
 ) -> LayoutResult:
     """Compute a layout of every point of a run's tensor and add it to the tensor's bookmarks.
 
     The projector lists the bookmark in its Bookmarks tray; a click shows the
-    layout. Adding a layout of the same method and dims replaces that bookmark
+    layout, coloured and labelled by the layout's `color_by` and `label_by`
+    (defaults: see `Layout`). Adding a layout of the same method and dims replaces that bookmark
     and keeps the others. The run's files are replaced as a whole, as by every
     export: a layout that fails or is killed leaves the run as it was.
 
@@ -99,15 +100,19 @@ def add_layout(
         run_dir: a run folder written by projector-export.
         layout: `umap`, `tsne`, `pca` or a `Layout` with settings.
         tensor: which tensor (default: the only one, or `final`).
-        out: also write the coordinates with the metadata columns to this TSV.
+        out: also write the coordinates with the metadata columns to this TSV: a
+            new file outside the run folder, or one `overwrite` lets it replace.
+        overwrite: replace an existing `out` file.
         progress: called with a short description of the current stage.
 
     Returns:
         A `LayoutResult`.
 
     Raises:
-        ProjectorExportError: no such run or tensor, or the layout library is
-            not installed (the message says what to install).
+        ProjectorExportError: no such run or tensor, the layout library is not
+            installed (the message says what to install), `out` may not be
+            written, or the tensor changed while it was laid out; the run is
+            unchanged then.
 
     Example:
 
@@ -117,28 +122,38 @@ def add_layout(
     add_layout("logs/imdb/projector", "tsne", out="imdb-tsne.tsv")
     ```
     """
+    from projector_export.files.writing import check_file_target
     from projector_export.metadata import parse_metadata
     from projector_export.runs import read_run_tensor
 
     layout = as_layout(layout)
     require_libraries(layout)
+    if out is not None:  # refused now, not after minutes of layout
+        check_file_target(out, what="coordinates file", overwrite=overwrite)
     if progress:
         progress("reading the tensor")
     run = read_run_tensor(os.fspath(run_dir), tensor)
     header, rows = ["label"], []
     if run.metadata is not None:  # read from inside the run folder, checked as UTF-8
         header, rows = parse_metadata(run.metadata.decode("utf-8").removeprefix("\ufeff"))
+    label_column, color_option = view_columns(
+        header, rows, sprite=run.sprite_path is not None, color_by=layout.color_by, label_by=layout.label_by
+    )
     start = time.monotonic()
     bookmark = layout_bookmark(run.vectors, layout, progress=progress)
     seconds = time.monotonic() - start
-    text = state_text(bookmark, label_column=default_label_column(header, rows))
+    text = state_text(bookmark, label_column=label_column, color_option=color_option)
     filename = bookmarks_filename(run.name)
     if progress:
         progress("writing the bookmark")
-    written = _add_bookmark(run.run_dir, run.key, filename, {(layout.method, layout.dims): text})
-    coordinates_path = None
+    coordinates = None
     if out is not None:
-        coordinates_path = write_coordinates(out, bookmark.coordinates, header if rows else None, rows)
+        coordinates = lambda: write_coordinates(  # noqa: E731 - written under the run's lock, before its swap
+            out, bookmark.coordinates, header if rows else None, rows, overwrite=overwrite
+        )
+    written, coordinates_path = _add_bookmark(
+        run, filename, {(layout.method, layout.dims): text}, also=coordinates
+    )
     return LayoutResult(
         run_dir=run.run_dir,
         tensor=run.name,
@@ -201,14 +216,16 @@ def layout_bookmark(vectors: np.ndarray, layout: Layout, *, progress: Progress |
     )
 
 
-def write_coordinates(path: str, coordinates: np.ndarray, header: list[str] | None, rows: list[list[str]]) -> str:
+def write_coordinates(
+    path: str, coordinates: np.ndarray, header: list[str] | None, rows: list[list[str]], *, overwrite: bool = False
+) -> str:
     """Write a TSV of the coordinates (`x`, `y`, `z`) and the metadata columns, row by row.
 
     Metadata cells are written as the run stores them (escaped, see
     `metadata.escape_label`). The file is written beside `path` and renamed
-    into place.
+    into place; an existing file is replaced only with `overwrite`.
     """
-    import tensorflow as tf
+    from projector_export.files.writing import write_file
 
     axes = ["x", "y", "z"][: coordinates.shape[1]]
     columns = [] if header is None else list(header)
@@ -218,44 +235,38 @@ def write_coordinates(path: str, coordinates: np.ndarray, header: list[str] | No
         extra = rows[index] if index < len(rows) else []
         extra = (list(extra) + [""] * len(columns))[: len(columns)]
         lines.append("\t".join(values + extra))
-    path = os.fspath(path)
-    parent = posixpath.dirname(path)
-    if parent:
-        tf.io.gfile.makedirs(parent)
-    temporary = posixpath.join(parent, f".{posixpath.basename(path)}.{os.getpid()}-{uuid.uuid4().hex[:8]}")
-    with tf.io.gfile.GFile(temporary, "wb") as f:
-        f.write(("\n".join(lines) + "\n").encode("utf-8"))
-    tf.io.gfile.rename(temporary, path, overwrite=True)
-    return path
+    return write_file(path, "\n".join(lines) + "\n", what="coordinates file", overwrite=overwrite)
 
 
-def _add_bookmark(run_dir: str, key: str, filename: str, new: dict[tuple[str, int], str]) -> str:
+def _add_bookmark(run, filename: str, new: dict[tuple[str, int], str], *, also=None) -> tuple[str, str | None]:
     """Merge `new` bookmark states into the tensor's bookmarks file and write the run.
 
-    The run is copied into a staging folder under its export lock, the bookmarks
-    read there (so that a layout written meanwhile is not lost), merged and
-    written with the config naming them, the checkpoint renumbered (a running
-    TensorBoard re-reads a run's config only when its checkpoint path changes),
-    and the copy swapped in as every export is. Returns the bookmarks file's
-    name in the run folder.
+    The run is copied into a staging folder under its export lock; there the
+    tensor is read again and must be the one laid out (an export may have
+    replaced it meanwhile); the bookmarks are read there (so that a layout written
+    meanwhile is not lost), merged and written with the config naming them, the
+    checkpoint renumbered (a running TensorBoard re-reads a run's config only when
+    its checkpoint path changes), `also()` called (the coordinates file), and the
+    copy swapped in as every export is. Returns the bookmarks file's name in the
+    run folder and what `also` returned.
     """
-    import tensorflow as tf
-
     from projector_export.checkpoint import checkpoint_number, renumber_checkpoint
     from projector_export.config import CONFIG_FILENAME, read_config, with_bookmarks_path
-    from projector_export.files import inside, read_bytes
-    from projector_export.staging import RUN, staged_folder
-
-    with staged_folder(run_dir, RUN, copy_current=True) as stage:
+    from projector_export.files import fs
+    from projector_export.files.paths import inside, shown
+    from projector_export.files.reading import read_bytes
+    from projector_export.files.staging import RUN, staged_folder
+    with staged_folder(run.run_dir, RUN, copy_current=True) as stage:
+        _check_unchanged(run, stage.path)
         config = read_config(stage.path)
-        entry = next(e for e in config.embeddings if e.tensor_name.removesuffix(":0") == key)
+        entry = next(e for e in config.embeddings if e.tensor_name.removesuffix(":0") == run.key)
         existing = []
         if entry.bookmarks_path:
             path = inside(stage.path, posixpath.join(stage.path, entry.bookmarks_path), "bookmarks file")
-            if tf.io.gfile.exists(path):
-                shown = posixpath.join(run_dir, entry.bookmarks_path)  # the run's file, not the staged copy
+            if fs.exists(path):
+                shown_path = posixpath.join(run.run_dir, entry.bookmarks_path)
                 try:
-                    existing = read_states(read_bytes(path, "bookmarks file"), shown)
+                    existing = read_states(read_bytes(path, f"bookmarks file {shown(shown_path)}"), shown_path)
                 except ProjectorExportError as error:
                     # Refused, not dropped: the file may hold bookmarks a person made.
                     raise ProjectorExportError(
@@ -264,15 +275,30 @@ def _add_bookmark(run_dir: str, key: str, filename: str, new: dict[tuple[str, in
                     ) from None
             if posixpath.dirname(entry.bookmarks_path) == "":
                 filename = entry.bookmarks_path  # keep the file the config already names
-        files = {filename: merge_states(existing, new), CONFIG_FILENAME: with_bookmarks_path(config, key, filename)}
+        files = {filename: merge_states(existing, new), CONFIG_FILENAME: with_bookmarks_path(config, run.key, filename)}
         for name, text in files.items():
-            _write_file(posixpath.join(stage.path, name), text)
-        renumber_checkpoint(stage.path, checkpoint_number(stage.target) + 1)
-    return filename
+            if fs.exists(stage.join(name)):
+                stage.remove(name)
+            stage.write(name, text)
+        renumber_checkpoint(stage, checkpoint_number(stage.target) + 1)
+        result = also() if also is not None else None
+    return filename, result
 
 
-def _write_file(path: str, text: str) -> None:
-    import tensorflow as tf
+def _check_unchanged(laid_out, staging: str) -> None:
+    """Refuse to add a layout to a tensor that is no longer the one laid out: compared by what
+    the checkpoint's index says of it (shape, dtype, crc32c), without reading it again."""
+    from projector_export.checkpoint import Checkpoint, key_of
+    from projector_export.config import read_config
+    from projector_export.runs import stored_identity
 
-    with tf.io.gfile.GFile(path, "wb") as f:
-        f.write(text.encode("utf-8"))
+    keys = {key_of(entry.tensor_name) for entry in read_config(staging).embeddings}
+    try:
+        now = stored_identity(Checkpoint(staging), laid_out.key) if laid_out.key in keys else None
+    except (ProjectorExportError, KeyError):
+        now = None
+    if now != laid_out.stored:
+        raise ProjectorExportError(
+            f"{laid_out.run_dir}: tensor {laid_out.name!r} was replaced while it was laid out (another export "
+            "wrote the run meanwhile); the run is left as that export wrote it: lay it out again"
+        )

@@ -52,11 +52,18 @@ class Layout:
         min_dist: UMAP's minimum distance (the projector's default, 0.1).
         perplexity: t-SNE's perplexity.
         metric: distance between vectors; `cosine` is the projector's own.
+        color_by: the metadata column a click on the bookmark colours the points by
+            (the "Color by" menu); default: a sprite's own colours when there is a
+            sprite, else the first column of numbers that differ (see
+            `bookmarks.view_columns`).
+        label_by: the metadata column hovering shows; default: the page's own (the
+            first column that is not all numbers).
 
     Example:
 
     ```python
     export_embedding("logs/words", vectors, words, layouts=["umap", Layout("tsne", perplexity=50)])
+    export_embedding("logs/imdb", vectors, table, layouts=[Layout("umap", color_by="sentiment")])
     ```
     """
 
@@ -67,6 +74,8 @@ class Layout:
     min_dist: float = 0.1
     perplexity: float = 30.0
     metric: str = "cosine"
+    color_by: str | None = None
+    label_by: str | None = None
 
     def __post_init__(self):
         self._check("method", self.method in METHODS, f"one of {', '.join(METHODS)}")
@@ -86,6 +95,8 @@ class Layout:
         self._check("perplexity", _real(self.perplexity) and 1 <= self.perplexity < math.inf,
                     "a finite number of at least 1 (t-SNE's perplexity)")
         self._check("metric", self.metric in ("cosine", "euclidean"), "'cosine' or 'euclidean'")
+        for name in ("color_by", "label_by"):
+            self._check(name, isinstance(getattr(self, name), (str, type(None))), "a metadata column's name")
         # numpy's numbers as Python's, so that the bookmark's JSON can hold them
         for name, kind in (("dims", int), ("seed", int), ("n_neighbors", int), ("min_dist", float),
                            ("perplexity", float)):

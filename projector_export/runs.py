@@ -6,18 +6,17 @@ Used by `neighbours`, `tsv` and `validate`. Each broken run becomes a
 
 from __future__ import annotations
 
-import glob
-import os
 import posixpath
 from dataclasses import dataclass
 
 import numpy as np
 
 from projector_export import checkpoint
-from projector_export.arrays import check_memory
-from projector_export.checkpoint import CHECKPOINT_STATE_FILENAME
+from projector_export.checkpoint import Checkpoint
 from projector_export.errors import REEXPORT, ProjectorExportError
-from projector_export.files import MAX_CONFIG_BYTES, file_size, inside, is_remote, read_bytes, read_text
+from projector_export.files import fs
+from projector_export.files.paths import inside
+from projector_export.files.reading import decode_utf8, file_size, read_bytes
 from projector_export.metadata import parse_metadata, unescape_label
 
 
@@ -38,6 +37,7 @@ class RunTensor:
     sprite_path: str | None
     single_image_dim: tuple[int, int] | None
     metadata: bytes | None = None
+    stored: tuple = ()  # (shape, dtype, crc32c) as the checkpoint's index has it: the tensor's identity
 
     def labels(self) -> list[str]:
         """The first metadata column, unescaped: one label a row; row numbers without metadata."""
@@ -45,95 +45,6 @@ class RunTensor:
             return [str(i) for i in range(len(self.vectors))]
         _, rows = parse_metadata(self.metadata.decode("utf-8").removeprefix("\ufeff"))
         return [unescape_label(row[0]) for row in rows]
-
-
-class Checkpoint:
-    """A run's latest checkpoint (or the one at `prefix`), opened only after every file of it
-    proved to be a regular file inside `root` (by default the run folder).
-
-    Raises (from the constructor):
-        ProjectorExportError: no state file, or it names a checkpoint whose
-            index or data files are missing, outside `root`, not regular files,
-            unreadable, or shorter than the index says.
-    """
-
-    def __init__(self, run_dir: str, root: str | None = None, prefix: str | None = None):
-        import tensorflow as tf
-
-        self.run_dir = run_dir
-        root = root or run_dir
-        if prefix is None:
-            state_path = inside(root, _absolute(posixpath.join(run_dir, CHECKPOINT_STATE_FILENAME)), "checkpoint state")
-            prefix = _state_prefix(run_dir, read_text(state_path, f"{run_dir}: checkpoint state", limit=MAX_CONFIG_BYTES))
-        self.prefix = prefix
-        index = inside(root, _absolute(self.prefix + ".index"), "checkpoint index")
-        file_size(index, f"{run_dir}: checkpoint index")
-        data_files = _data_files(root, self.prefix)
-        try:
-            self.reader = tf.compat.v1.train.NewCheckpointReader(self.prefix)
-        except Exception as error:  # noqa: BLE001 - TensorFlow raises several types for a bad index
-            raise ProjectorExportError(
-                f"{run_dir}: the checkpoint index {posixpath.basename(index)} cannot be read "
-                f"({_first_line(error)}); {REEXPORT}"
-            ) from None
-        self.shapes = self.reader.get_variable_to_shape_map()
-        dtypes = self.reader.get_variable_to_dtype_map()
-        # A single data file holds the tensors end to end: it cannot be shorter than they are.
-        needed = sum(int(np.prod(shape)) * dtypes[key].size for key, shape in self.shapes.items() if dtypes[key] != tf.string)
-        have = sum(file_size(path, "checkpoint data") for path in data_files)
-        if have < needed:
-            raise ProjectorExportError(
-                f"{run_dir}: the checkpoint data file {posixpath.basename(data_files[0])} is truncated "
-                f"({have:,} bytes where its index needs {needed:,}); {REEXPORT}"
-            )
-        self._dtypes = dtypes
-
-    def read(self, key: str) -> np.ndarray:
-        """The tensor `key`, after checking that its declared size fits in memory."""
-        shape = self.shapes[key]
-        check_memory(int(np.prod(shape)) * 4, f"{self.run_dir}: tensor {checkpoint.name_of_key(key)!r} {shape}", REEXPORT)
-        try:
-            return self.reader.get_tensor(key)
-        except Exception as error:  # noqa: BLE001 - DataLossError and friends
-            raise ProjectorExportError(
-                f"{self.run_dir}: tensor {checkpoint.name_of_key(key)!r} cannot be read from the checkpoint "
-                f"({_first_line(error)}); {REEXPORT}"
-            ) from None
-
-
-def _absolute(path: str) -> str:
-    return path if is_remote(path) else os.path.abspath(path)
-
-
-def _state_prefix(run_dir: str, text: str) -> str:
-    """The checkpoint prefix a `checkpoint` state file names, as `tf.train.latest_checkpoint` reads it."""
-    from google.protobuf import text_format
-    from tensorflow.python.training.checkpoint_state_pb2 import CheckpointState
-
-    try:
-        state = text_format.Parse(text, CheckpointState())
-    except text_format.ParseError:
-        state = None
-    if state is None or not state.model_checkpoint_path:
-        raise ProjectorExportError(
-            f"{run_dir}: the checkpoint state file {CHECKPOINT_STATE_FILENAME!r} names no checkpoint; {REEXPORT}"
-        )
-    path = state.model_checkpoint_path
-    return path if posixpath.isabs(path) or is_remote(path) else posixpath.join(run_dir, path)
-
-
-def _data_files(root: str, prefix: str) -> list[str]:
-    import tensorflow as tf
-
-    pattern = prefix + ".data-*-of-*"
-    found = sorted(tf.io.gfile.glob(pattern) if is_remote(prefix) else glob.glob(glob.escape(prefix) + ".data-*-of-*"))
-    if not found:
-        raise ProjectorExportError(
-            f"{posixpath.dirname(prefix)}: the checkpoint has no data file ({posixpath.basename(pattern)}); {REEXPORT}"
-        )
-    for path in found:
-        file_size(inside(root, _absolute(path), "checkpoint data file"), "checkpoint data file")
-    return found
 
 
 def _first_line(error: Exception) -> str:
@@ -152,12 +63,10 @@ def read_run_tensor(run_dir: str, tensor: str | None = None) -> RunTensor:
     Raises:
         ProjectorExportError: no such run or tensor, or a broken run, naming the file and the fix.
     """
-    import tensorflow as tf
-
     from projector_export.config import CONFIG_FILENAME, projector_order, read_config
 
     run_dir = str(run_dir).rstrip("/") or "/"
-    if not tf.io.gfile.exists(posixpath.join(run_dir, CONFIG_FILENAME)):
+    if not fs.exists(posixpath.join(run_dir, CONFIG_FILENAME)):
         raise ProjectorExportError(
             f"{run_dir}: not a projector run (no {CONFIG_FILENAME}); give a run folder written by "
             "projector-export, e.g. logs/colours-2d/projector"
@@ -224,12 +133,18 @@ def read_run_tensor(run_dir: str, tensor: str | None = None) -> RunTensor:
         sprite_path=sprite_path,
         single_image_dim=tuple(entry.sprite.single_image_dim) or None,
         metadata=metadata,
+        stored=stored_identity(saved, key),
     )
 
 
-def _check_metadata(run_dir: str, relative: str, data: bytes, rows: int) -> None:
-    from projector_export.files import decode_utf8
+def stored_identity(saved: Checkpoint, key: str) -> tuple:
+    """What tells a stored tensor from another without reading it: its shape, dtype and the
+    crc32c of its bytes, from the checkpoint's index."""
+    entry = saved.entries[key]
+    return tuple(entry.shape), entry.dtype_name, entry.crc32c
 
+
+def _check_metadata(run_dir: str, relative: str, data: bytes, rows: int) -> None:
     text = decode_utf8(data, relative, f"{run_dir}: metadata file")
     _, points = parse_metadata(text)
     if len(points) != rows:

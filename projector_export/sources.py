@@ -19,7 +19,8 @@ import numpy as np
 from projector_export.arrays import check_memory, format_bytes, per_point_rows
 from projector_export.errors import ProjectorExportError
 from projector_export.export import Embedding, ExportResult, export_embeddings
-from projector_export.files import file_size, is_remote, utf8_lines
+from projector_export.files.fs import is_remote
+from projector_export.files.reading import file_size, open_file, utf8_lines
 
 logger = logging.getLogger(__name__)
 
@@ -180,10 +181,7 @@ def _read_npy(path: str, max_rows: int | None) -> Source:
 
 def _npy_header(path: str):
     """(shape, dtype, fortran order, data offset) of a `.npy` file, read without its data."""
-    import tensorflow as tf
-
-    opener = tf.io.gfile.GFile(path, "rb") if is_remote(path) else open(path, "rb")  # noqa: SIM115
-    with opener as f:
+    with open_file(path, "", allow_pipe=True) as f:
         try:
             version = np.lib.format.read_magic(f)
             read = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}[version]
@@ -201,10 +199,7 @@ def _npy_header(path: str):
 def _load_whole(path: str) -> np.ndarray:
     import io
 
-    import tensorflow as tf
-
-    opener = tf.io.gfile.GFile(path, "rb") if is_remote(path) else open(path, "rb")  # noqa: SIM115
-    with opener as f:
+    with open_file(path, "", allow_pipe=True) as f:
         try:
             return np.load(io.BytesIO(f.read()), allow_pickle=False)
         except ValueError as error:

@@ -20,9 +20,10 @@ from typing import Any
 
 from projector_export._float_text import NotFiniteError, format_float32_rows
 from projector_export.arrays import float32_rows, not_finite_error, numeric_matrix, usable_cpus
-from projector_export.files import read_bytes
-from projector_export.folders import STANDALONE_CONFIG_FILENAME, VECTORS_FILENAME
-from projector_export.staging import STANDALONE, staged_folder
+from projector_export.files.reading import read_bytes
+from projector_export.files.records import STANDALONE_CONFIG_FILENAME, VECTORS_FILENAME
+from projector_export.files.staging import STANDALONE, staged_folder
+from projector_export.files.writing import replacing
 
 METADATA_FILENAME = "metadata.tsv"
 TENSOR_FILENAME = "tensor.bytes"
@@ -86,16 +87,15 @@ def export_standalone(
     print(result.vectors_path, result.shape)  # .../standalone/demo/vectors.tsv (3, 3)
     ```
     """
-    import tensorflow as tf
-
     from projector_export.runs import read_run_tensor
 
     run = read_run_tensor(os.fspath(run_dir), tensor)
     matrix = run.vectors
     with staged_folder(out_dir, STANDALONE) as stage:
-        staging = stage.path
-        write_vectors_tsv(posixpath.join(staging, VECTORS_FILENAME), matrix, progress)
-        write_vectors_binary(posixpath.join(staging, TENSOR_FILENAME), matrix)
+        with stage.file(VECTORS_FILENAME) as f:
+            _write_tsv(f, matrix, progress, VECTORS_FILENAME)
+        with stage.file(TENSOR_FILENAME) as f:
+            _write_binary(f, matrix, TENSOR_FILENAME)
         embedding: dict[str, Any] = {
             "tensorName": run.name,
             "tensorShape": list(matrix.shape),
@@ -105,14 +105,13 @@ def export_standalone(
         if run.metadata is not None:
             # Copied byte for byte: its labels are already escaped for the projector.
             metadata_name = METADATA_FILENAME
-            _write_bytes(posixpath.join(staging, metadata_name), run.metadata)
+            stage.write(metadata_name, run.metadata)
             embedding["metadataPath"] = metadata_name
         if run.sprite_path:
             sprite_name = posixpath.basename(run.sprite_path)
-            _write_bytes(posixpath.join(staging, sprite_name), read_bytes(run.sprite_path, f"{run.run_dir}: sprite image"))
+            stage.write(sprite_name, read_bytes(run.sprite_path, f"{run.run_dir}: sprite image"))
             embedding["sprite"] = {"imagePath": sprite_name, "singleImageDim": list(run.single_image_dim)}
-        with tf.io.gfile.GFile(posixpath.join(staging, STANDALONE_CONFIG_FILENAME), "w") as f:
-            f.write(json.dumps({"embeddings": [embedding]}, indent=2) + "\n")
+        stage.write(STANDALONE_CONFIG_FILENAME, json.dumps({"embeddings": [embedding]}, indent=2) + "\n")
     out_dir = stage.target
 
     def inside(name: str | None) -> str | None:
@@ -130,7 +129,9 @@ def export_standalone(
     )
 
 
-def write_vectors_tsv(path: str, matrix: Any, progress: Callable[[int], None] | None = None) -> None:
+def write_vectors_tsv(
+    path: str, matrix: Any, progress: Callable[[int], None] | None = None, *, overwrite: bool = False
+) -> None:
     """Write a matrix as TSV, one row a line, each value in the fewest digits that give its float32 back.
 
     Parsing a value with Python's `float()` (or JavaScript's `Number()`) and
@@ -143,11 +144,15 @@ def write_vectors_tsv(path: str, matrix: Any, progress: Callable[[int], None] | 
 
     Args:
         path: the file to write; a local path or any URL `tf.io.gfile` supports.
+            It is written beside and moved into place; an existing file is
+            replaced only with `overwrite`.
         matrix: 2-D array-like of numbers; written as float32.
         progress: called with the number of rows written so far, after each chunk.
+        overwrite: replace an existing file at `path`.
 
     Raises:
-        ProjectorExportError: not 2-D, empty, or a value that is NaN or infinite.
+        ProjectorExportError: not 2-D, empty, or a value that is NaN or infinite;
+            `path` is a folder, a link or an existing file (without `overwrite`).
 
     Example:
 
@@ -159,9 +164,12 @@ def write_vectors_tsv(path: str, matrix: Any, progress: Callable[[int], None] | 
     print(repr(open("vectors.tsv").read()))  # '0.25\\t-1.5e-07\\n0.33333334\\t0\\n'
     ```
     """
-    import tensorflow as tf
+    with replacing(path, what="vectors file", overwrite=overwrite) as f:
+        _write_tsv(f, matrix, progress, str(path))
 
-    matrix = numeric_matrix(matrix, name=str(path))  # not converted: rows go to float32 chunk by chunk
+
+def _write_tsv(f, matrix: Any, progress: Callable[[int], None] | None, name: str) -> None:
+    matrix = numeric_matrix(matrix, name=name)  # not converted: rows go to float32 chunk by chunk
     rows, columns = matrix.shape
     rows_per_chunk = max(1, _CHUNK_VALUES // columns)
     starts = range(0, rows, rows_per_chunk)
@@ -174,14 +182,14 @@ def write_vectors_tsv(path: str, matrix: Any, progress: Callable[[int], None] | 
             return format_float32_rows(chunk, first=start == 0, following=following)
         except NotFiniteError as bad:
             row, column = divmod(bad.index, columns)
-            raise not_finite_error(str(path), matrix, start + row, column) from None
+            raise not_finite_error(name, matrix, start + row, column) from None
 
     # Chunks are formatted on a few threads (numpy releases the GIL while it
     # works) and written in order; at most two chunks per thread are held.
     workers = max(1, min(_THREADS, usable_cpus(), len(starts)))
-    with tf.io.gfile.GFile(path, "wb") as f, ThreadPoolExecutor(workers) as pool:
+    with ThreadPoolExecutor(workers) as pool:
+        pending: deque = deque()
         try:
-            pending: deque = deque()
             for start in starts:
                 pending.append((start, pool.submit(format_rows, start)))
                 if len(pending) > 2 * workers:
@@ -191,9 +199,6 @@ def write_vectors_tsv(path: str, matrix: Any, progress: Callable[[int], None] | 
         except BaseException:
             for _, future in pending:
                 future.cancel()
-            f.close()
-            if tf.io.gfile.exists(path):
-                tf.io.gfile.remove(path)
             raise
 
 
@@ -205,7 +210,7 @@ def _write_next(f, pending: deque, progress, rows_per_chunk: int, rows: int) -> 
         progress(min(start + rows_per_chunk, rows))
 
 
-def write_vectors_binary(path: str, matrix: Any) -> None:
+def write_vectors_binary(path: str, matrix: Any, *, overwrite: bool = False) -> None:
     """Write a matrix as raw little-endian float32, row after row (the `tensorPath` format).
 
     Example:
@@ -218,18 +223,13 @@ def write_vectors_binary(path: str, matrix: Any) -> None:
     print(open("tensor.bytes", "rb").read().hex())  # 0000803f00000000000000000000803f
     ```
     """
-    import tensorflow as tf
+    with replacing(path, what="tensor file", overwrite=overwrite) as f:
+        _write_binary(f, matrix, str(path))
 
-    matrix = numeric_matrix(matrix, name=str(path))
+
+def _write_binary(f, matrix: Any, name: str) -> None:
+    matrix = numeric_matrix(matrix, name=name)
     rows_per_chunk = max(1, _CHUNK_VALUES // matrix.shape[1])
-    with tf.io.gfile.GFile(path, "wb") as f:
-        for start in range(0, len(matrix), rows_per_chunk):
-            chunk = float32_rows(matrix, start, start + rows_per_chunk)
-            f.write(chunk.astype("<f4", copy=False).tobytes())
-
-
-def _write_bytes(path: str, content: bytes) -> None:
-    import tensorflow as tf
-
-    with tf.io.gfile.GFile(path, "wb") as f:
-        f.write(content)
+    for start in range(0, len(matrix), rows_per_chunk):
+        chunk = float32_rows(matrix, start, start + rows_per_chunk)
+        f.write(chunk.astype("<f4", copy=False).tobytes())

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import os
 import posixpath
-from collections.abc import Callable, Iterator
 
-from projector_export import folders, staging
+from projector_export.files import fs, staging
 from projector_export.checkpoint import CHECKPOINT_STATE_FILENAME, name_of_key
 from projector_export.checks import check_assets, check_shape, check_values, tensor_file_rows
 from projector_export.config import CONFIG_FILENAME, read_config
 from projector_export.errors import REEXPORT, ProjectorExportError
-from projector_export.files import inside, is_remote
+from projector_export.files.fs import is_remote
+from projector_export.files.paths import inside
 from projector_export.problems import Problem, ValidationReport
-from projector_export.runs import Checkpoint
+from projector_export.checkpoint import Checkpoint
 
 _PLUGIN_ASSETS = posixpath.join("plugins", "projector")
 
@@ -31,9 +31,9 @@ def validate(logdir: str) -> ValidationReport:
     one projection per point, the keys of the selected view). Every file is read from inside its run folder, and only
     if it is a regular file. Pieces left beside a run by an interrupted export
     are reported with what they hold. A run that cannot be checked is a
-    problem of its own; the others are still checked. Each folder is walked
-    once: a link within the log dir is checked where it leads, and a link to a
-    folder above it, a loop TensorBoard walks round and round, is a problem.
+    problem of its own; the others are still checked. Links are not followed:
+    a link within the log dir is checked where it leads, and a link to a folder
+    above it, a loop TensorBoard walks round and round, is a problem.
 
     Example:
 
@@ -44,24 +44,21 @@ def validate(logdir: str) -> ValidationReport:
     print(report)  # each problem with its run, tensor and fix
     ```
     """
-    import tensorflow as tf
-
     logdir = str(logdir).rstrip("/") or "/"
     report = ValidationReport(logdir=logdir)
-    if not tf.io.gfile.isdir(logdir):
-        what = "is a file, not a folder" if tf.io.gfile.exists(logdir) else "no such folder"
+    if not fs.is_folder(logdir) and not (fs.kind(logdir) == fs.LINK and os.path.isdir(logdir)):
+        what = "is a file, not a folder" if fs.exists(logdir) else "no such folder"
         report.problems.append(
             Problem(None, None, f"{logdir}: {what}", "pass the folder you give tensorboard --logdir, e.g. logs")
         )
         return report
-
-    def unreadable(path: str, reason: str) -> None:
-        report.notes.append(f"{path} cannot be read ({reason}): not checked")
-
-    for folder, subfolders, files in _walk(logdir, on_error=unreadable):
-        names = [name.rstrip("/") for name in subfolders + files]
-        subfolders[:] = sorted(name for name in subfolders if not _skipped(logdir, folder, name.rstrip("/"), report))
-        _check_leftovers(logdir, folder, names, report)
+    for folder, subfolders, others in fs.walk(logdir):
+        subfolders[:] = [name for name in subfolders if not staging.LEFTOVER_RE.match(name)]
+        for name, kind in others:
+            if kind == fs.LINK:
+                _check_link(logdir, folder, name, report)
+        _check_leftovers(logdir, folder, fs.listdir(folder), report)
+        files = [name for name, _ in others]
         if CONFIG_FILENAME not in files:
             continue
         run_dir = posixpath.dirname(posixpath.dirname(folder)) if folder.endswith(_PLUGIN_ASSETS) else folder
@@ -84,84 +81,37 @@ def validate(logdir: str) -> ValidationReport:
     return report
 
 
-def _walk(
-    top: str, *, on_error: Callable[[str, str], None] | None = None
-) -> Iterator[tuple[str, list[str], list[str]]]:
-    """(folder, subfolders, files) of `top` and every folder under it, top-down, as `tf.io.gfile.walk`
-    (so a caller may prune `subfolders`), but entering each folder once.
+def _check_link(logdir: str, folder: str, name: str, report: ValidationReport) -> None:
+    """Say what TensorBoard, which follows links to folders, makes of the link `folder/name`.
 
-    TensorBoard walks a log dir with `tf.io.gfile.walk`, which follows links to
-    folders: a link to a folder above it makes a loop that repeats the same runs
-    (logs/r/loop/loop/...) until the path is too long. Locally each folder is
-    entered once, by its device and inode; URLs have no links and are walked by
-    `tf.io.gfile`. `on_error(path, reason)` hears of folders that cannot be listed.
+    `fs.walk` follows none: the runs under a link are checked where it leads, if that
+    is in the log dir, once.
     """
-    if is_remote(top):
-        import tensorflow as tf
-
-        yield from tf.io.gfile.walk(top)
-        return
-    entered: set[tuple[int, int]] = set()
-    pending = [top]
-    while pending:
-        folder = pending.pop()
-        try:
-            info = os.stat(folder)
-            if (info.st_dev, info.st_ino) in entered:
-                continue
-            entered.add((info.st_dev, info.st_ino))
-            with os.scandir(folder) as entries:
-                listed = [(entry.name, _is_dir(entry)) for entry in entries]
-        except OSError as error:
-            if on_error is not None:
-                on_error(folder, error.strerror or str(error))
-            continue
-        subfolders = [name for name, is_dir in listed if is_dir]
-        files = [name for name, is_dir in listed if not is_dir]
-        yield folder, subfolders, files
-        pending.extend(posixpath.join(folder, name) for name in reversed(subfolders))
-
-
-def _is_dir(entry: os.DirEntry) -> bool:
-    try:
-        return entry.is_dir()  # through links, as tf.io.gfile
-    except OSError:
-        return False
-
-
-def _skipped(logdir: str, folder: str, name: str, report: ValidationReport) -> bool:
-    """Whether not to walk into `folder/name`: a leftover of an export, or a link (walked where it leads)."""
-    if staging.LEFTOVER_RE.match(name):
-        return True
     path = posixpath.join(folder, name)
-    if not is_remote(path) and os.path.islink(path):
-        try:
-            inside(logdir, os.path.abspath(path), "")
-        except ProjectorExportError:
-            report.notes.append(f"{path} is a link to {os.path.realpath(path)}, outside {logdir}: not checked")
-            return True
-        # A link within the log dir leads to a folder that is walked anyway, or to one above it: a loop.
-        target, parent = os.path.realpath(path), os.path.realpath(folder)
-        if os.path.commonpath([target, parent]) == target:
-            report.problems.append(Problem(
-                None, None,
-                f"{path} is a link to {target}, a folder above it: TensorBoard follows it round and round "
-                f"({name}/{name}/...) and lists every run under {target} dozens of times",
-                f"remove the link (rm {path})",
-            ))
-        else:
-            report.notes.append(
-                f"{path} is a link to {target}, in {logdir}: its runs are checked there, once "
-                "(TensorBoard lists them twice, also under the link's name)"
-            )
-        return True
-    return False
+    if is_remote(path) or not os.path.isdir(path):
+        return
+    target = os.path.realpath(path)
+    try:
+        inside(logdir, os.path.abspath(path), "")
+    except ProjectorExportError:
+        report.notes.append(f"{path} is a link to {target}, outside {logdir}: not checked")
+        return
+    if os.path.commonpath([target, os.path.realpath(folder)]) == target:
+        report.problems.append(Problem(
+            None, None,
+            f"{path} is a link to {target}, a folder above it: TensorBoard follows it round and round "
+            f"({name}/{name}/...) and lists every run under {target} dozens of times",
+            f"remove the link (rm {path})",
+        ))
+    else:
+        report.notes.append(
+            f"{path} is a link to {target}, in {logdir}: its runs are checked there, once "
+            "(TensorBoard lists them twice, also under the link's name)"
+        )
 
 
 def _check_leftovers(logdir: str, folder: str, names: list[str], report: ValidationReport) -> None:
     """Report what interrupted exports left beside their targets, truthfully: never call the only copy deletable."""
-    import tensorflow as tf
-
     targets = []
     for name in names:
         match = staging.LEFTOVER_RE.match(name)
@@ -170,7 +120,7 @@ def _check_leftovers(logdir: str, folder: str, names: list[str], report: Validat
             if not staging.is_locked(folder, target):
                 path = posixpath.join(folder, name)
                 report.notes.append(f"{path} is the lock of an interrupted export; harmless, the next export removes it")
-        elif match and not _is_folder(posixpath.join(folder, name)):
+        elif match and not fs.is_folder(posixpath.join(folder, name)):
             report.notes.append(
                 f"{posixpath.join(folder, name)} is named like what an interrupted export leaves, but is not a "
                 "folder: projector-export did not write it"
@@ -179,11 +129,11 @@ def _check_leftovers(logdir: str, folder: str, names: list[str], report: Validat
             targets.append(match["target"])
     for target in targets:
         run = posixpath.relpath(posixpath.join(folder, target), logdir)
-        leftovers = [path for path in staging.leftovers_of(folder, target) if _is_folder(path)]
+        leftovers = staging.leftovers_of(folder, target)
         if staging.is_locked(folder, target):
             report.notes.append(f"{', '.join(leftovers)}: an export of {run} is writing them now")
             continue
-        target_exists = tf.io.gfile.exists(posixpath.join(folder, target))
+        target_exists = fs.exists(posixpath.join(folder, target))
         if not target_exists:
             restorable = staging.restorable(leftovers)
             if restorable is not None:
@@ -195,7 +145,7 @@ def _check_leftovers(logdir: str, folder: str, names: list[str], report: Validat
                 ))
                 leftovers.remove(restorable)
         for leftover in leftovers:
-            kept = folders.user_entries(leftover)
+            kept = staging.leftover_user_entries(leftover)
             if kept:
                 where = f"belong in {target} and are" if target_exists else "are"
                 report.problems.append(Problem(
@@ -211,24 +161,13 @@ def _check_leftovers(logdir: str, folder: str, names: list[str], report: Validat
                 )
 
 
-def _is_folder(path: str) -> bool:
-    """A folder itself, not a file or a link: the only thing an export leaves beside its target."""
-    if is_remote(path):
-        import tensorflow as tf
-
-        return tf.io.gfile.isdir(path)
-    return os.path.isdir(path) and not os.path.islink(path)
-
-
 def _check_run(logdir: str, run: str, run_dir: str, config_dir: str, problems: list[Problem], notes: list[str]) -> None:
-    import tensorflow as tf
-
     try:
         config = read_config(config_dir)
     except ProjectorExportError as error:
         problems.append(_problem(run, None, error))
         return
-    run_files = tf.io.gfile.listdir(run_dir)
+    run_files = fs.listdir(run_dir)
     if run != "." and not any(name.startswith("events.out.tfevents") for name in run_files):
         problems.append(Problem(
             run, None,
@@ -251,8 +190,6 @@ def _check_run(logdir: str, run: str, run_dir: str, config_dir: str, problems: l
 
 def _open_checkpoint(logdir, run, run_dir, config, problems, notes) -> Checkpoint | None:
     """The checkpoint the projector would open: the config's, else the run folder's, else its parent's."""
-    import tensorflow as tf
-
     try:
         if config.model_checkpoint_path:
             prefix = config.model_checkpoint_path
@@ -265,7 +202,7 @@ def _open_checkpoint(logdir, run, run_dir, config, problems, notes) -> Checkpoin
         for folder in (run_dir, posixpath.dirname(run_dir)):
             if folder == posixpath.dirname(logdir):
                 break
-            if tf.io.gfile.exists(posixpath.join(folder, CHECKPOINT_STATE_FILENAME)):
+            if fs.exists(posixpath.join(folder, CHECKPOINT_STATE_FILENAME)):
                 return Checkpoint(folder, root=logdir)
     except ProjectorExportError as error:
         problems.append(_problem(run, None, error))

@@ -22,7 +22,8 @@ import numpy as np
 
 from projector_export.arrays import check_memory
 from projector_export.errors import ProjectorExportError
-from projector_export.files import file_size, is_remote, utf8_lines
+from projector_export.files.fs import is_remote
+from projector_export.files.reading import file_size, open_file, utf8_lines
 
 _CHUNK_LINES = 50_000
 _SEPARATORS_RE = re.compile(r"[ \t]+")
@@ -183,7 +184,7 @@ def _row_bound(path: str, declared: int | None, max_rows: int | None) -> int | N
 
 def _count_lines(path: str, stop: int | None) -> int:
     count, last = 0, b"\n"
-    with open(path, "rb") as f:
+    with open_file(path, "") as f:
         while block := f.read(1 << 20):
             count += block.count(b"\n")
             last = block[-1:]

@@ -94,10 +94,10 @@ def test_the_three_file_layouts_read_the_same_colours(tmp_path):
         assert table["hex"].tolist() == ["#5f9ea0", "#fffafa"]
 
 
-def test_a_latin1_file_is_read_with_a_warning(tmp_path, caplog):
-    (tmp_path / "old.csv").write_bytes("name,r,g,b\ncafé,1,2,3\nnoir,0,0,0\n".encode("latin-1"))
-    assert load_colours(str(tmp_path / "old.csv"))["name"].tolist() == ["café", "noir"]
-    assert "Latin-1" in caplog.text
+def test_a_file_that_is_not_utf8_is_refused_naming_its_line(tmp_path):
+    (tmp_path / "old.csv").write_bytes("name,r,g,b\nnoir,0,0,0\ncafé,1,2,3\n".encode("latin-1"))
+    with pytest.raises(ProjectorExportError, match=r"old.csv, line 3: not UTF-8 text \(byte 0xe9\); save it as UTF-8"):
+        load_colours(str(tmp_path / "old.csv"))
 
 
 BAD_FILES = {
@@ -118,6 +118,8 @@ BAD_FILES = {
     "empty name": ("name,r,g,b\nsnow,255,250,250\n,1,1,1\n", ["line 3", "'name' is empty"]),
     "one colour": ("name,r,g,b\nsnow,255,250,250\n", ["found 1 colours", "at least 2"]),
     "empty file": ("", ["(empty)", "name,r,g,b"]),
+    "quote left open": ("name,r,g,b\nsnow,255,250,250\n\"odd,1,2,3\nred,255,0,0\n", ["line 4", "not readable as CSV"]),
+    "text after a quote": ("name,r,g,b\nsnow,255,250,250\n\"a\"b,1,2,3\n", ["line 3", "not readable as CSV"]),
 }
 
 
@@ -145,6 +147,45 @@ def test_the_command_line_reports_a_bad_file_without_a_traceback(tmp_path, capsy
 
 
 # --------------------------------------------------------------------- command line
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["--data", "no-such.csv"], "colour file no-such.csv: no such file"),
+        (["--data", "."], "colour file . is a folder, not a file"),
+        (["--seed", "-5"], "--seed -5: use a whole number from 0 to 4294967295"),
+        (["--seed", "4294967296"], "--seed 4294967296: use a whole number from 0 to 4294967295"),
+        (["--pairs", "0"], "--pairs 0: make at least 1 pair"),
+        (["--dims", "1"], "--dims 1: an embedding needs at least 2 dimensions"),
+    ],
+)
+def test_bad_options_get_one_line_and_exit_1_before_anything_is_written(argv, expected, tmp_path, capsys):
+    assert cli.main(["colours", *argv, "--logdir", str(tmp_path / "logs")]) == 1
+    captured = capsys.readouterr()
+    assert captured.err.startswith("projector-train colours: error: ")
+    assert expected in captured.err and captured.err.count("\n") == 1 and captured.out == ""
+    assert not (tmp_path / "logs").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["--epochs", "3", "colours"], "options go after the model name: projector-train colours --epochs 3"),
+        (["--verbose", "--epochs", "3", "imdb", "--quiet"],
+         "options go after the model name: projector-train --verbose imdb --epochs 3 --quiet"),
+        (["--epochs", "3"], "name the model first, its options after it: projector-train colours --epochs 3 (models: colours, imdb)"),
+        (["colours", "--pairs", "many"], "argument --pairs: invalid int value: 'many'"),
+        (["imdb", "--learning-rate", "fast"], "argument --learning-rate: invalid float value: 'fast'"),
+        (["imdb", "--sample", "--aclimdb", "aclImdb"], "argument --aclimdb: not allowed with argument --sample"),
+    ],
+)
+def test_misplaced_and_unreadable_options_are_refused_as_argparse_does(argv, expected, capsys):
+    with pytest.raises(SystemExit) as exit:
+        cli.main(argv)
+    assert exit.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: projector-train") and err.splitlines()[-1].endswith(": error: " + expected)
 
 
 def test_help_answers_without_importing_tensorflow():

@@ -116,22 +116,23 @@ def test_ctrl_c_during_training_leaves_the_last_snapshot_valid_and_exportable(tm
 KILLED_AT = textwrap.dedent(
     """
     import os, signal, sys, numpy as np
-    from projector_export import export_embedding, staging
+    from projector_export import export_embedding
+    from projector_export.files import fs, staging
     import projector_export.export as export
 
     def die():
         os.kill(os.getpid(), signal.SIGKILL)
 
-    point, exchange, rename_dir = sys.argv[2], staging.exchange, staging._rename_dir
+    point, exchange, rename = sys.argv[2], staging.exchange, fs.rename
     if point == "right after the exchange":
         staging.exchange = lambda a, b: exchange(a, b) and die()
     elif point == "between the two renames":  # the path without renameat2
         staging.exchange = lambda a, b: False
-        staging._rename_dir = lambda a, b: (rename_dir(a, b), ".old-" in b and die())
-    elif point == "during the checkpoint write":  # what SaveV2 leaves while it writes
-        def write_checkpoint(folder, tensors, number):
-            open(os.path.join(folder, f"embeddings.ckpt-{number}.index.tempstate42"), "wb").write(b"half")
-            os.makedirs(os.path.join(folder, f"embeddings.ckpt-{number}_temp"))
+        fs.rename = lambda a, b: (rename(a, b), ".old-" in b and die())
+    elif point == "during the checkpoint write":  # what a checkpoint writer leaves while it writes
+        def write_checkpoint(stage, tensors, number):
+            open(stage.join(f"embeddings.ckpt-{number}.index.tempstate42"), "wb").write(b"half")
+            os.makedirs(stage.join(f"embeddings.ckpt-{number}_temp"))
             die()
         export.write_checkpoint = write_checkpoint
     export_embedding(sys.argv[1], np.ones((5, 4)), list("abcde"), name="second")
@@ -176,7 +177,7 @@ def test_a_kill_at_each_step_of_the_swap_is_reported_truthfully_and_repaired(tmp
 
 FALLBACK_EXPORTER = EXPORTER.replace(
     "print(\"ready\", flush=True)",
-    "from projector_export import staging\nstaging.exchange = lambda a, b: False\nprint(\"ready\", flush=True)",
+    "from projector_export.files import staging\nstaging.exchange = lambda a, b: False\nprint(\"ready\", flush=True)",
 )
 
 
@@ -211,9 +212,13 @@ def test_standalone_leftovers_are_tidied_like_exports(tmp_path):
 
     export_embedding(tmp_path / "run", np.eye(3), ["a", "b", "c"])
     export_standalone(tmp_path / "run", tmp_path / "sa")
-    for leftover in (".sa.standalone-123-0badc0de", ".sa.standalone-old-7-abc", ".sa.new-0123abcd"):
+    for leftover in (".sa.standalone-123-0badc0de", ".sa.new-0123abcd", ".sa.standalone-old-7-abc"):
         (tmp_path / leftover).mkdir()
         (tmp_path / leftover / "vectors.tsv").write_text("half")
-    assert "holds only files it wrote" in str(validate(str(tmp_path)))
+    report = str(validate(str(tmp_path)))
+    assert "holds only files it wrote" in report
+    # a previous folder moved aside that is not recognisable as the tool's: the user's, kept
+    assert "vectors.tsv belong in sa and are in .sa.standalone-old-7-abc" in report and "do not delete" in report
     export_standalone(tmp_path / "run", tmp_path / "sa")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["run", "sa"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".sa.standalone-old-7-abc", "run", "sa"]
+    assert (tmp_path / ".sa.standalone-old-7-abc" / "vectors.tsv").read_text() == "half"

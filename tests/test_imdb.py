@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import io
 import json
+import logging
 import os
 import re
 import socket
@@ -161,6 +162,8 @@ def test_final_carries_a_umap_of_every_token_as_a_bookmark(trained, start_tensor
     (state,) = json.loads(server.get("bookmarks", run="imdb/projector", name=final["tensorName"]))
     assert state["label"].startswith(f"UMAP (3-D) of all {rows:,} points")
     assert state["selectedProjection"] == "umap" and len(state["projections"]) == rows
+    # a click shows the sentiment gradient, tokens as labels
+    assert (state["selectedColorOptionName"], state["selectedLabelOption"]) == ("sentiment", "token")
     layout = np.array([[point[f"umap-{d}"] for d in range(3)] for point in state["projections"]])
     assert np.isfinite(layout).all() and layout.std(axis=0).min() > 0
     assert not any(snapshot.get("bookmarksPath") for snapshot in snapshots)  # the snapshots are not laid out
@@ -282,6 +285,62 @@ def test_mocked_tfds_trains_and_reuses_its_vocabulary(tmp_path):
     assert validate(str(logs)).ok
 
 
+def test_a_vocabulary_built_from_other_reviews_is_rebuilt_or_if_given_warned_about(trained, tmp_path, caplog):
+    stale = trained[2] / "imdb-vocab400.subwords"  # built from the 600 training reviews of `aclimdb`
+    other = write_aclimdb(tmp_path / "other", {"train": 40, "test": 10}, seed=7)
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "imdb-vocab400.subwords").write_bytes(stale.read_bytes())
+    args = ("--aclimdb", str(other), "--logdir", str(logs), "--epochs", "1", "--quiet", "--layout", "none")
+
+    result, printed = train(*args, "--vocab-size", VOCAB_SIZE)
+    assert f"{logs / 'imdb-vocab400.subwords'} was built from other reviews (600 reviews, " in printed
+    assert "these are 80 reviews, " in printed and "building a new one of about 400 tokens in its place" in printed
+    assert (logs / "imdb-vocab400.subwords").read_bytes() != stale.read_bytes()
+    assert result.vocab_size == encoder_of(result).vocab_size
+
+    # Named with --vocab, it is used as given; its size is far below the default target.
+    with caplog.at_level(logging.WARNING):
+        result, printed = train(*args, "--vocab", str(stale))
+    assert f"Using the subword vocabulary {stale} ({result.vocab_size:,} tokens), as given" in printed
+    assert [record.getMessage().split(":")[0] for record in caplog.records if record.name.startswith("training")] == [
+        f"--vocab {stale} has {result.vocab_size:,} tokens, under half the target of --vocab-size 8,192"
+    ]
+
+
+def test_sample_trains_offline_on_generated_reviews_into_its_own_run(tmp_path, monkeypatch):
+    def offline(*args, **kwargs):
+        raise OSError("Network is unreachable")
+
+    monkeypatch.setattr(socket, "create_connection", offline)
+    logs = tmp_path / "logs"
+    # smaller than the default --sample (5,000 reviews a split, 10 epochs, UMAP), to stay fast
+    result, printed = train(
+        "--sample", "1000", "--vocab-size", "500", "--epochs", "3", "--learning-rate", "0.003", "--layout", "pca",
+        "--logdir", str(logs), "--quiet",
+    )
+    assert "GENERATED reviews, not IMDB: 1,000 training and 1,000 test reviews" in printed
+    assert "(GENERATED reviews, not IMDB: this says the pipeline works" in printed
+    # its own run and vocabulary, never mixed with a real run's
+    assert result.run_dir == f"{logs}/imdb-sample" and result.vocab_path == f"{logs}/imdb-sample-vocab500.subwords"
+    assert sorted(os.listdir(logs)) == ["imdb-sample", "imdb-sample-vocab500.subwords"]
+    assert result.test_accuracy > 0.65  # well above chance: the reviews carry a learnable signal
+    report = validate(str(logs))
+    assert report.ok and report.runs == ["imdb-sample/projector"]
+
+    # final's bookmark: a click colours the tokens by sentiment, which the layout lays out as a gradient
+    projector = logs / "imdb-sample" / "projector"
+    (state,) = json.loads((projector / "final.bookmarks.json").read_text())
+    assert (state["selectedProjection"], state["selectedColorOptionName"]) == ("pca", "sentiment")
+    _, rows = parse_metadata((projector / "final.metadata.tsv").read_text(encoding="utf-8"))
+    subword = np.array([row[1] == "subword" for row in rows])
+    sentiment = np.array([float(row[3]) for row in rows])[subword]
+    points = np.array([[point[f"pca-{d}"] for d in range(3)] for point in state["projections"]])[subword]
+    fit = np.c_[points, np.ones(len(points))]
+    predicted = fit @ np.linalg.lstsq(fit, sentiment, rcond=None)[0]
+    assert 1 - np.sum((sentiment - predicted) ** 2) / np.sum((sentiment - sentiment.mean()) ** 2) > 0.5
+
+
 MIRRORED = textwrap.dedent(
     """
     import argparse, sys
@@ -367,6 +426,7 @@ def test_without_data_or_network_it_says_what_to_pass_at_once(tmp_path, monkeypa
     assert time.monotonic() - start < 30
     message = str(error.value)
     assert "--aclimdb PATH" in message and "--data-dir" in message and "aclImdb_v1.tar.gz" in message
+    assert message.endswith("or see the whole pipeline at once on generated reviews with --sample")
     assert not (tmp_path / "logs" / "imdb").exists()
 
 
@@ -426,7 +486,7 @@ def test_the_command_line_options_need_no_tensorflow():
         "from training.imdb import options\n"
         "parser = argparse.ArgumentParser(); options.add_arguments(parser)\n"
         "args = parser.parse_args(['--epochs', '3', '--strategy', 'mirrored'])\n"
-        "assert (args.epochs, args.batch_size, args.vocab_size, args.strategy) == (3, 10, 8192, 'mirrored')\n"
+        "assert (args.epochs, args.batch_size, args.vocab_size, args.strategy) == (3, 10, None, 'mirrored')  # vocab_size None: 8192, or 2000 with --sample\n"
         "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'imported TensorFlow'\n"
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
@@ -482,6 +542,7 @@ def test_training_batches_hold_a_random_part_of_each_review():
         (["--token-dropout", "1"], "--token-dropout 1.0: use a share from 0", "`token_dropout=1.0`"),
         (["--vocab-size", "10"], "--vocab-size 10: the vocabulary needs room", "`vocab_size=10`"),
         (["--aclimdb", "no-such-archive"], "--aclimdb no-such-archive: no such file or folder", "`aclimdb=no-such-archive`"),
+        (["--seed", "-5"], "--seed -5: use a whole number from 0 to 4294967295", "`seed=-5`"),
     ],
 )
 def test_bad_options_are_refused_at_once_by_flag_on_the_command_line_and_by_parameter_in_python(
@@ -493,7 +554,7 @@ def test_bad_options_are_refused_at_once_by_flag_on_the_command_line_and_by_para
     assert cli.main(["imdb", *argv, "--logdir", str(tmp_path / "logs")]) == 1
     err = capsys.readouterr().err
     assert err.startswith(f"projector-train imdb: error: {flag_message}") and err.count("\n") == 1
-    parameters = {"epochs": int, "token_dropout": float, "vocab_size": int, "aclimdb": str}
+    parameters = {"epochs": int, "token_dropout": float, "vocab_size": int, "aclimdb": str, "seed": int}
     name = argv[0][2:].replace("-", "_")
     with pytest.raises(ProjectorExportError, match=re.escape(parameter_message)):
         train_imdb(**{name: parameters[name](argv[1])}, logdir=str(tmp_path / "logs"))

@@ -19,6 +19,7 @@ from conftest import require_layout_libraries
 from projector_export import Embedding, Layout, ProjectorExportError, add_layout, export_embedding, export_embeddings
 from projector_export import validate
 from projector_export.cli import main
+from projector_export.files.records import RECORD_FILENAME
 
 ROWS = 1200
 
@@ -56,7 +57,7 @@ def files_of(run) -> dict[str, bytes]:
     return {
         name.split("-", 1)[1].split(".", 1)[1] if name.startswith("embeddings.ckpt-") else name: (run / name).read_bytes()
         for name in os.listdir(run)
-        if name not in ("checkpoint", "projector_config.pbtxt") and not name.endswith(".bookmarks.json")
+        if name not in ("checkpoint", "projector_config.pbtxt", RECORD_FILENAME) and not name.endswith(".bookmarks.json")
     }
 
 
@@ -172,6 +173,42 @@ def test_export_with_layouts_and_what_a_reexport_keeps(tmp_path, caplog):
     assert "bookmarks_path" not in (run / "projector_config.pbtxt").read_text()
 
 
+def test_a_bookmark_says_what_to_colour_and_label_the_points_by(tmp_path):
+    vectors, clusters = clustered_matrix(300, 8, clusters=4)
+    table = {
+        "word": [f"w{i}" for i in range(300)],
+        "kind": [f"k{c}" for c in clusters],  # 4 texts: the page colours each
+        "constant": ["1"] * 300,  # numbers, but one value: nothing to see
+        "score": [f"{v:.3f}" for v in vectors[:, 0]],  # numbers that differ: a gradient
+    }
+    export_embedding(tmp_path / "run", vectors, table, name="final", layouts=["pca"])
+    (state,) = json.loads((tmp_path / "run" / "final.bookmarks.json").read_text())
+    assert (state["selectedColorOptionName"], state["selectedLabelOption"]) == ("score", "word")
+
+    add_layout(str(tmp_path / "run"), Layout("pca", dims=2, color_by="kind", label_by="kind"))
+    states = json.loads((tmp_path / "run" / "final.bookmarks.json").read_text())
+    assert [(s["selectedColorOptionName"], s["selectedLabelOption"]) for s in states] == [
+        ("score", "word"), ("kind", "kind")
+    ]
+    # a sprite shows its own colours only without a colour map
+    colours = np.random.default_rng(0).integers(0, 256, size=(300, 3), dtype=np.uint8)
+    export_embedding(tmp_path / "swatches", vectors, table, name="final", sprite=colours, layouts=["pca"])
+    (state,) = json.loads((tmp_path / "swatches" / "final.bookmarks.json").read_text())
+    assert state["selectedColorOptionName"] == "No color map"
+    # nothing to colour by: the field is left out, and the page keeps its choice
+    export_embedding(tmp_path / "words", vectors, table["word"], name="final", layouts=["pca"])
+    (state,) = json.loads((tmp_path / "words" / "final.bookmarks.json").read_text())
+    assert "selectedColorOptionName" not in state and state["selectedLabelOption"] == "label"
+
+    listing = sorted(os.listdir(tmp_path / "run"))
+    with pytest.raises(ProjectorExportError, match=r"`color_by=word`: the projector colours by columns of numbers or "
+                       r"of at most 50 values, and 'word' has 300 different texts; choose one of kind, constant, score"):
+        export_embedding(tmp_path / "run", vectors, table, name="final", layouts=[Layout("pca", color_by="word")])
+    with pytest.raises(ProjectorExportError, match=r"`label_by=token` is not a metadata column; the columns are word, kind"):
+        add_layout(str(tmp_path / "run"), Layout("pca", label_by="token"))
+    assert sorted(os.listdir(tmp_path / "run")) == listing
+
+
 def test_layout_of_more_rows_than_the_page_loads(tmp_path):
     vectors = np.random.default_rng(0).normal(size=(100_050, 3)).astype(np.float32)
     export_embedding(tmp_path / "big", vectors, name="final")
@@ -199,15 +236,15 @@ def test_bad_settings_are_refused_before_anything_is_written(tmp_path, capsys):
 def test_a_failed_layout_leaves_the_run_as_it_was(tmp_path, monkeypatch):
     export_embedding(tmp_path / "run", np.eye(6), name="final", layouts=["pca"])
     before = {name: (tmp_path / "run" / name).read_bytes() for name in os.listdir(tmp_path / "run")}
-    from projector_export import layout
+    from projector_export.files.staging import Stage
 
-    def broken_write(path, text):
-        if path.endswith(".bookmarks.json"):
+    def broken_write(stage, name, data):
+        if name.endswith(".bookmarks.json"):
             raise OSError(28, "No space left on device")
-        return original(path, text)
+        return original(stage, name, data)
 
-    original = layout._write_file
-    monkeypatch.setattr(layout, "_write_file", broken_write)
+    original = Stage.write
+    monkeypatch.setattr(Stage, "write", broken_write)
     with pytest.raises(OSError, match="No space left on device"):
         add_layout(str(tmp_path / "run"), Layout("pca", dims=2))
     after = {name: (tmp_path / "run" / name).read_bytes() for name in os.listdir(tmp_path / "run")}

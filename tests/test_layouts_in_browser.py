@@ -1,4 +1,5 @@
-"""A layout bookmark in the projector page: one click draws every point where the layout put it."""
+"""A layout bookmark in the projector page: one click draws every point where the layout put it,
+coloured by the first numeric column."""
 
 from __future__ import annotations
 
@@ -27,6 +28,19 @@ _STATE_JS = f"""() => {{
     tsneRunning: projector.dataSet.hasTSNERun || !projector.dataSet.tSNEShouldStop,
   }};
 }}"""
+# What the "Color by" menu and its legend show, and the colour each point is drawn in.
+_COLOURS_JS = f"""() => {{
+  const projector = {_PROJECTOR};
+  const panel = projector.shadowRoot.querySelector('vz-projector-data-panel');
+  const legend = panel.shadowRoot.querySelector('vz-projector-legend');
+  const bounds = legend && legend.shadowRoot.querySelector('.gradient-boundaries');
+  const visualizer = projector.projectorScatterPlotAdapter.spriteVisualizer;
+  return {{
+    menu: panel.shadowRoot.querySelector('#colorby').value,
+    legend: bounds ? Array.from(bounds.children).map(b => b.innerText) : null,
+    drawn: visualizer && visualizer.renderColors ? Array.from(visualizer.renderColors) : [],
+  }};
+}}"""
 # Each point's coordinates in the page's data set, and where the scatter plot draws it.
 _POINTS_JS = f"""(keys) => {{
   const projector = {_PROJECTOR};
@@ -41,7 +55,10 @@ _POINTS_JS = f"""(keys) => {{
 def projector(tmp_path_factory, start_tensorboard, browser):
     require_layout_libraries()
     vectors, clusters = clustered_matrix(ROWS, 16, clusters=15, seed=2)
-    table = {"word": [f"w{i}" for i in range(ROWS)], "cluster": [str(c) for c in clusters]}
+    # `score`, the first column of numbers, is what a click on a bookmark colours by
+    score = np.linalg.norm(vectors, axis=1)
+    table = {"word": [f"w{i}" for i in range(ROWS)], "score": [f"{v:.3f}" for v in score],
+             "cluster": [str(c) for c in clusters]}
     logs = tmp_path_factory.mktemp("logs")
     export_embedding(logs / "layouts", vectors, table, name="final",
                      layouts=["umap", "tsne", "pca"])
@@ -54,8 +71,9 @@ def projector(tmp_path_factory, start_tensorboard, browser):
     page.page.on("pageerror", lambda error: page.errors.append(str(error)))
     shown = page.show("layouts", "final")
     assert (shown.points, shown.dimension) == (ROWS, 16)
-    assert page.colour_by("cluster") == "cluster"
     page.states = states
+    page.score = score
+    page.colours_before = page.frame.evaluate(_COLOURS_JS)
     yield page
     page.page.close()
 
@@ -106,7 +124,7 @@ def test_a_click_draws_every_point_at_its_precomputed_coordinates(projector, ind
     assert shown["view"] == view
     assert shown["components"][: len(keys)] == keys
     assert shown["labelBy"] == "word"  # the label column stays the page's own choice
-    assert shown["colourBy"] == "cluster"  # and the points keep their colours
+    assert shown["colourBy"] == "score"  # and each bookmark colours by the first column of numbers
     assert_drawn_at(projector, keys, expected)
     projector.screenshot(f"layouts-bookmark-{view}")
     projector.page.wait_for_timeout(6000)  # a `tsne` bookmark would have restarted t-SNE by now
@@ -117,4 +135,29 @@ def test_a_click_draws_every_point_at_its_precomputed_coordinates(projector, ind
     projector.page.wait_for_timeout(1500)
     assert projector.frame.evaluate(_STATE_JS)["components"] == ["pca-0", "pca-1", "pca-2"]
     assert_drawn_at(projector, ["pca-0", "pca-1", "pca-2"], coordinates(state, ["pca-0", "pca-1", "pca-2"]))
+    assert projector.errors == []
+
+
+def test_a_click_colours_the_points_by_the_first_column_of_numbers(projector):
+    # (after the tests above clicked the other bookmarks, so that the UMAP's is clickable again)
+    before = projector.colours_before  # as the page opened
+    assert before["menu"] == "No color map" and before["legend"] is None
+    assert len({tuple(c) for c in np.reshape(before["drawn"], (-1, 3)).round(3)}) == 1  # one colour for all
+    assert projector.states[0]["selectedColorOptionName"] == "score"
+    radio = projector.frame.locator("vz-projector-bookmark-panel paper-icon-button[icon=radio-button-unchecked]")
+    radio.nth(0).click()  # the UMAP
+    projector.page.wait_for_timeout(1500)
+    shown = projector.frame.evaluate(_STATE_JS)
+    assert (shown["view"], shown["colourBy"], shown["labelBy"]) == ("umap", "score", "word")
+    after = projector.frame.evaluate(_COLOURS_JS)
+    assert after["menu"] == "score"
+    # the legend: a gradient from the smallest score to the largest
+    assert [float(bound) for bound in after["legend"]] == [float(f"{projector.score.min():.3f}"),
+                                                           float(f"{projector.score.max():.3f}")]
+    drawn = np.reshape(after["drawn"], (-1, 3))
+    assert len(drawn) == ROWS and len({tuple(c) for c in drawn.round(3)}) > 100  # a gradient, point by point
+    # the palest points are those of the lowest scores (#ffffdd up to #1f2d86)
+    brightness = drawn.sum(axis=1)
+    assert np.corrcoef(brightness, projector.score)[0, 1] < -0.9
+    projector.screenshot("layouts-bookmark-coloured")
     assert projector.errors == []

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from projector_export import ProjectorCallback, export_embedding
-from projector_export.checkpoint import write_checkpoint
+from checkpoints import write_raw_checkpoint
 from projector_export.cli import main
 from projector_page import ProjectorPage
 from reviews import write_aclimdb
@@ -146,7 +146,7 @@ def test_page_draws_no_point_of_a_two_column_tensor_but_of_our_export(tmp_path, 
     export_embedding(tmp_path / "raw", np.c_[vectors, vectors])  # then the checkpoint as others write it:
     for path in (tmp_path / "raw").glob("embeddings.ckpt*"):
         path.unlink()
-    write_checkpoint(str(tmp_path / "raw"), {"embedding": vectors.astype(np.float32)})
+    write_raw_checkpoint(str(tmp_path / "raw"), {"embedding": vectors.astype(np.float32)})
     server = start_tensorboard(tmp_path)
     server.wait_for_runs({"ours", "raw"})
     page = ProjectorPage(browser, server.url)

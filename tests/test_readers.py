@@ -120,7 +120,7 @@ BROKEN = {
     "binary config": (lambda r: (r / "projector_config.pbtxt").write_bytes(bytes(range(256))), "does not parse: it is not UTF-8"),
     "truncated data": (lambda r: data_file(r).write_bytes(data_file(r).read_bytes()[:10]), r"is truncated \(10 bytes where its index needs 64\)"),
     "empty data": (lambda r: data_file(r).write_bytes(b""), r"is truncated \(0 bytes"),
-    "corrupt index": (lambda r: (r / "embeddings.ckpt-1.index").write_bytes(b"\0" * 64), "the checkpoint index embeddings.ckpt-1.index cannot be read"),
+    "corrupt index": (lambda r: (r / "embeddings.ckpt-1.index").write_bytes(b"\0" * 64), r"embeddings\.ckpt-1\.index is corrupt: it does not end in a table footer"),
     "missing metadata": (lambda r: (r / "embedding.metadata.tsv").unlink(), "no such file|does not exist"),
     "metadata folder": (lambda r: ((r / "embedding.metadata.tsv").unlink(), (r / "embedding.metadata.tsv").mkdir()), "is a folder, not a file"),
     "non-UTF-8 metadata": (lambda r: (r / "embedding.metadata.tsv").write_bytes("a\nb\ncaf\xe9\nd\n".encode("latin-1")), r"line 3: not UTF-8 text \(byte 0xe9\)"),
@@ -130,7 +130,8 @@ BROKEN = {
     "3-D": (lambda r: save(r, {"embedding": np.ones((4, 2, 2), np.float32)}), r"has shape \[4, 2, 2\]"),
     "NaN": (lambda r: save(r, {"embedding": np.where(np.eye(4) > 0, np.nan, 0).astype(np.float32)}), "row 0, column 0 holds nan"),
     "tensor missing": (lambda r: save(r, {"other": np.eye(4, dtype=np.float32)}), "the checkpoint (holds no tensor|does not hold)"),
-    "state names nothing": (lambda r: (r / "checkpoint").write_text("garbage"), "names no checkpoint"),
+    "state names nothing": (lambda r: (r / "checkpoint").write_text("garbage"), "is not a CheckpointState"),
+    "state names no path": (lambda r: (r / "checkpoint").write_text("# nothing\n"), "names no checkpoint"),
     "checkpoint elsewhere": (lambda r: (r / "checkpoint").write_text('model_checkpoint_path: "/tmp/x/embeddings.ckpt-1"\n'), "lies outside"),
 }
 

@@ -24,8 +24,8 @@ from projector_export import Embedding, ProjectorExportError, export_embedding, 
 from projector_export.cli import main
 from projector_export.runs import read_run_tensor
 from projector_export.sources import export_file
-from projector_export.folders import KERAS_LOG_FILES, remove_written_folder
-from projector_export.staging import RUN, staged_folder
+from projector_export.files.records import RECORD_FILENAME
+from projector_export.files.staging import RUN, TRAINING, staged_folder
 from projector_export.standalone import export_standalone
 
 IS_ROOT = os.geteuid() == 0
@@ -192,9 +192,9 @@ def test_the_command_names_flags_where_the_library_names_parameters(tmp_path, ca
 HOLDER = textwrap.dedent(
     """
     import sys, time
-    from projector_export.staging import RUN, staged_folder
+    from projector_export.files.staging import RUN, staged_folder
     with staged_folder(sys.argv[1], RUN, copy_current=True) as stage:
-        open(stage.path + "/holder.txt", "w").write("written while holding the lock")
+        open(sys.argv[1] + "/holder.txt", "w").write("a user's file, written while an export holds the lock")
         print("holding", flush=True)
         time.sleep(4)
     print("done", time.time(), flush=True)
@@ -219,7 +219,7 @@ def test_the_lock_holds_across_pid_namespaces(tmp_path):
     assert holder.returncode == 0, err
     assert float(out.split()[-1]) <= finished
     assert read_run_tensor(str(run)).vectors.shape == (4, 4)
-    assert (run / "holder.txt").read_text() == "written while holding the lock"  # a file it did not write: kept
+    assert (run / "holder.txt").read_text().startswith("a user's file")  # a file the tool did not write: kept
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
 
 
@@ -369,28 +369,16 @@ def test_an_immutable_file_in_the_old_run_does_not_fail_an_export_that_replaced_
     assert sorted(p.name for p in logs.iterdir()) == ["r"]
 
 
-def test_keras_log_folders_are_removed_only_when_keras_wrote_them_whole(tmp_path):
-    train = tmp_path / "train"
-    (train / "plugins" / "profile" / "2024").mkdir(parents=True)
-    (train / "events.out.tfevents.1.host.v2").write_bytes(b"e")
-    (train / "plugins" / "profile" / "2024" / "host.xplane.pb").write_bytes(b"p")
-    (train / "notes.txt").write_text("mine")
-    with pytest.raises(ProjectorExportError, match=r"holds files this tool did not write \(notes\.txt\)"):
-        remove_written_folder(train, KERAS_LOG_FILES)
-    assert (train / "notes.txt").exists()
-    (train / "notes.txt").unlink()
-    remove_written_folder(train, KERAS_LOG_FILES)
-    assert not train.exists()
-
-
 def test_staging_can_start_from_a_copy_of_the_run(tmp_path):
     """For writers that change one file of a run (the layouts' bookmarks): copy, add, swap."""
     run = tmp_path / "run"
     export_embedding(run, np.eye(3), ["a", "b", "c"])
     (run / "train").mkdir()
     with staged_folder(run, RUN, copy_current=True) as stage:
-        assert stage.exists and sorted(os.listdir(stage.path)) == sorted(p for p in os.listdir(run) if p != "train")
-        (tmp_path / stage.path / "embedding.bookmarks.json").write_text("[]")
+        assert stage.exists and sorted(os.listdir(stage.path)) == sorted(
+            p for p in os.listdir(run) if p not in ("train", RECORD_FILENAME)
+        )
+        stage.write("embedding.bookmarks.json", "[]")
     assert (run / "embedding.bookmarks.json").read_text() == "[]"
     assert (run / "train").is_dir() and validate(str(tmp_path)).ok
     assert tf.train.load_checkpoint(str(run)).get_tensor("embedding").shape == (3, 3)
@@ -415,27 +403,67 @@ def test_the_callback_refuses_a_folder_it_may_not_write_before_training(tmp_path
     assert epochs == [] and os.listdir(tmp_path / "model" / "projector") == ["mine.txt"]
 
 
-def test_projector_train_clears_only_the_logs_it_wrote(tmp_path):
-    from training.callbacks import remove_earlier_logs
+def write_training_run(run_dir, version: str) -> None:
+    """What a `projector-train` run writes, in miniature: Keras's logs (written by "Keras", not
+    through the stage), a projector run inside, plots."""
+    with staged_folder(run_dir, TRAINING) as stage:
+        for folder in ("train", "validation"):
+            os.makedirs(stage.join(f"{folder}/plugins/profile/2024"))
+            open(stage.join(f"{folder}/events.out.tfevents.{version}.host.v2"), "wb").write(version.encode())
+            open(stage.join(f"{folder}/plugins/profile/2024/host.xplane.pb"), "wb").write(version.encode())
+        export_embedding(stage.join("projector"), np.eye(3) * float(version), ["a", "b", "c"])
+        stage.write("plots/embedding-2d.png", version)
 
-    for folder, files in (("train", ["events.out.tfevents.1.v2"]), ("plots", ["embedding-2d.png", "training.gif"])):
-        (tmp_path / folder).mkdir()
-        for name in files:
-            (tmp_path / folder / name).write_bytes(b"x")
-    remove_earlier_logs(str(tmp_path), ("train", "validation", "plots"))
-    assert list(tmp_path.iterdir()) == []
-    (tmp_path / "plots").mkdir()
-    (tmp_path / "plots" / "my-figure.pdf").write_bytes(b"mine")
-    with pytest.raises(ProjectorExportError, match=r"holds files this tool did not write \(my-figure\.pdf\)"):
-        remove_earlier_logs(str(tmp_path), ("train", "validation", "plots"))
-    assert (tmp_path / "plots" / "my-figure.pdf").read_bytes() == b"mine"
+
+def test_a_training_run_is_replaced_whole_and_keeps_what_a_user_added_anywhere_in_it(tmp_path):
+    run = tmp_path / "logs" / "model"
+    write_training_run(run, "1")
+    (run / "train" / "plugins" / "profile" / "2024" / "my-trace.json").write_text("mine")
+    (run / "validation" / "notes.txt").write_text("mine")
+    (run / "plots" / "my-figure.pdf").write_text("mine")
+    (run / "mine").mkdir()
+    (run / "mine" / "a.txt").write_text("mine")
+    (run / "projector" / "notes.txt").write_text("mine")
+    (run / "train" / "events.out.tfevents.my-scalars").write_text("mine: not a name the tool gives")
+    write_training_run(run, "2")
+    assert (run / "train" / "plugins" / "profile" / "2024" / "my-trace.json").read_text() == "mine"
+    for mine in ("validation/notes.txt", "plots/my-figure.pdf", "mine/a.txt", "projector/notes.txt",
+                 "train/events.out.tfevents.my-scalars"):
+        assert (run / mine).read_text().startswith("mine"), mine
+    # the tool's own files of the first run are gone, the second run's are there
+    assert sorted(p.name for p in (run / "train").glob("events.out.tfevents.*.host.v2")) == ["events.out.tfevents.2.host.v2"]
+    assert (run / "plots" / "embedding-2d.png").read_text() == "2"
+    assert read_run_tensor(str(run / "projector")).vectors[0, 0] == 2.0
+    assert sorted(p.name for p in run.parent.iterdir()) == ["model"]  # no staging piece, no lock
+
+
+def test_a_training_run_file_a_user_changed_is_kept_or_stops_the_run(tmp_path):
+    run = tmp_path / "model"
+    write_training_run(run, "1")
+    (run / "plots" / "embedding-2d.png").write_text("my own drawing over the tool's plot")
+    before = snapshot(tmp_path)
+    with pytest.raises(ProjectorExportError, match=r"holds plots/embedding-2d\.png, changed since projector-export"):
+        write_training_run(run, "2")
+    assert snapshot(tmp_path) == before
+
+
+def test_a_training_run_of_an_earlier_version_is_refused_not_deleted(tmp_path):
+    run = tmp_path / "model"
+    export_embedding(run / "projector", np.eye(3))  # an earlier projector-train: no record of its own
+    (run / "train").mkdir()
+    (run / "train" / "events.out.tfevents.1.host.v2").write_bytes(b"e")
+    before = snapshot(tmp_path)
+    with pytest.raises(ProjectorExportError, match=r"an earlier projector-train, which kept no record"):
+        write_training_run(run, "2")
+    assert snapshot(tmp_path) == before
 
 
 @pytest.mark.parametrize("model", ["colours", "imdb"])
 def test_projector_train_refuses_a_folder_it_may_not_write_before_training(model, tmp_path, capsys):
     from training import cli
 
-    projector = tmp_path / "logs" / ("colours-3d" if model == "colours" else "imdb") / "projector"
+    run = tmp_path / "logs" / ("colours-2d" if model == "colours" else "imdb")
+    projector = run / "projector"
     projector.mkdir(parents=True)
     (projector / "mine.txt").write_text("mine")
     # imdb: a missing data dir would be the next error, after the folder check
@@ -444,7 +472,7 @@ def test_projector_train_refuses_a_folder_it_may_not_write_before_training(model
     assert cli.main(argv) == 1
     assert time.monotonic() - start < 10  # before reading data or training
     err = capsys.readouterr().err
-    assert f"error: {projector} holds other files (mine.txt)" in err
+    assert f"error: {run} holds other files (projector)" in err
     assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == [
         "logs", f"logs/{projector.parent.name}", f"logs/{projector.parent.name}/projector",
         f"logs/{projector.parent.name}/projector/mine.txt",

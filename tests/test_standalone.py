@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from projector_export import Embedding, ProjectorExportError, export_embedding, export_embeddings
+from projector_export.files.records import RECORD_FILENAME
 from projector_export.standalone import export_standalone, write_vectors_binary, write_vectors_tsv
 
 SPECIAL = np.array(
@@ -134,7 +135,7 @@ def test_standalone_export_of_a_run(tmp_path):
 
     out = tmp_path / "out"
     assert sorted(p.name for p in out.iterdir()) == [
-        "embedding.sprite.png", "metadata.tsv", "projector_config.json", "tensor.bytes", "vectors.tsv"
+        RECORD_FILENAME, "embedding.sprite.png", "metadata.tsv", "projector_config.json", "tensor.bytes", "vectors.tsv"
     ]
     config = json.loads((out / "projector_config.json").read_text())
     assert config == {
@@ -164,7 +165,9 @@ def test_run_without_metadata_or_sprite_gets_neither(tmp_path):
     (entry,) = json.loads((tmp_path / "out" / "projector_config.json").read_text())["embeddings"]
     assert "metadataPath" not in entry and "sprite" not in entry
     assert result.metadata_path is None and result.sprite_path is None
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["projector_config.json", "tensor.bytes", "vectors.tsv"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        RECORD_FILENAME, "projector_config.json", "tensor.bytes", "vectors.tsv"
+    ]
 
 
 @pytest.fixture
@@ -205,7 +208,7 @@ def test_a_failed_export_leaves_the_earlier_one_intact(tmp_path, epochs, monkeyp
     def crash(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(standalone, "write_vectors_binary", crash)
+    monkeypatch.setattr(standalone, "_write_binary", crash)
     with pytest.raises(OSError, match="disk full"):
         export_standalone(epochs, tmp_path / "out", tensor="epoch-2")
     assert {p.name: p.read_bytes() for p in (tmp_path / "out").iterdir()} == before

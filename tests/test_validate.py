@@ -11,7 +11,7 @@ import tensorflow as tf
 from PIL import Image
 
 from projector_export import Embedding, export_embedding, export_embeddings, validate
-from projector_export.checkpoint import write_checkpoint
+from checkpoints import write_raw_checkpoint
 
 
 def good_runs(logs):
@@ -52,7 +52,7 @@ def replace_tensor(run, array):
     for path in run.glob("embeddings.ckpt*"):
         path.unlink()
     (run / "checkpoint").unlink()
-    write_checkpoint(str(run), {"embedding": np.asarray(array, np.float32)})
+    write_raw_checkpoint(str(run), {"embedding": np.asarray(array, np.float32)})
 
 
 def break_rank(run):

@@ -8,6 +8,9 @@ users do, and used to encode and decode.
 
 from __future__ import annotations
 
+import json
+import logging
+import re
 import string
 
 import numpy as np
@@ -17,9 +20,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tensorflow_datasets.core.deprecated.text import subword_text_encoder
 
-from realistic_reviews import corpus_reviews
+from projector_export import ProjectorExportError
+from training.imdb.sample import corpus_reviews
 from training.imdb.encoding import FastEncoder
 from training.imdb.subwords import build_subword_vocabulary, count_tokens
+from training.imdb.vocabulary import check_given_vocabulary, corpus_fingerprint, load_encoder, subword_encoder
 
 SubwordTextEncoder = tfds.deprecated.text.SubwordTextEncoder
 AWKWARD = [
@@ -117,3 +122,107 @@ def test_the_fast_encoder_agrees_on_random_text(texts):
     ids, lengths = FastEncoder(encoder).encode(texts)
     assert ids.tolist() == [i for text in texts for i in encoder.encode(text)]
     assert lengths.tolist() == [len(encoder.encode(text)) for text in texts]
+
+
+# ------------------------------------------------- the saved vocabulary and its record
+
+
+def saved_lines(path):
+    return path.read_text(encoding="utf-8").split("\n")
+
+
+def test_a_saved_vocabulary_is_reused_only_for_the_reviews_and_target_it_was_built_for(reviews, tmp_path, capsys):
+    file = tmp_path / "imdb-vocab400.subwords"
+    built = subword_encoder(str(file), reviews, 400, live=False)
+    assert "Building a subword vocabulary of about 400 tokens from 108 reviews" in capsys.readouterr().out
+    # tfds reads it as its own, and the record sits in the metadata line tfds ignores
+    assert SubwordTextEncoder.load_from_file(str(file)[: -len(".subwords")]).subwords == built.subwords
+    record = json.loads(saved_lines(file)[1].removeprefix("### Metadata: "))["projector_export"]
+    assert record["corpus"] == {"texts": 108, "bytes": sum(len(r.encode()) for r in reviews),
+                                "sha256": corpus_fingerprint(reviews).sha256}
+    assert record["target_vocab_size"] == 400
+
+    again = subword_encoder(str(file), reviews, 400, live=False)
+    assert again.subwords == built.subwords
+    assert f"Using the subword vocabulary {file} ({built.vocab_size:,} tokens), built from these 108 reviews" in capsys.readouterr().out
+
+    other = corpus_reviews(300, seed=5)[0]
+    rebuilt = subword_encoder(str(file), other, 400, live=False)
+    printed = capsys.readouterr().out
+    assert printed.startswith(
+        f"{file} was built from other reviews (108 reviews, 0.1 MB; these are 300 reviews, "
+    )
+    assert "building a new one of about 400 tokens in its place" in printed
+    assert rebuilt.subwords != built.subwords
+    assert load_encoder(str(file)).subwords == rebuilt.subwords  # replaced: it was the tool's own
+
+    subword_encoder(str(file), other, 500, live=False)
+    assert f"{file} was built for about 400 tokens, not 500" in capsys.readouterr().out
+
+
+def test_a_vocabulary_without_a_record_is_not_used_nor_replaced_and_someone_elses_is_refused(
+    reviews, tmp_path, capsys
+):
+    file = tmp_path / "imdb-vocab400.subwords"
+    old = build_subword_vocabulary(["only a few words here"] * 3, 300)
+    old.save_to_file(str(file)[: -len(".subwords")])  # as earlier versions saved it, or a user: no record
+    before = file.read_bytes()
+    rebuilt = subword_encoder(str(file), reviews, 400, live=False)
+    assert f"{file} has no record of the reviews it was built from" in capsys.readouterr().out
+    assert rebuilt.subwords != old.subwords and file.read_bytes() == before  # built for these reviews, not saved
+    file.unlink()  # moved away: the new one is saved
+    subword_encoder(str(file), reviews, 400, live=False)
+    assert load_encoder(str(file)).subwords == rebuilt.subwords
+
+    # Someone put their own subwords in the file: never overwritten, and not used unasked.
+    lines = saved_lines(file)
+    file.write_text("\n".join(lines[:2] + ["'mine_'"] + lines[2:]), encoding="utf-8")
+    mine = file.read_bytes()
+    with pytest.raises(ProjectorExportError, match=r"is not the vocabulary projector-train saved there.*`vocab="):
+        subword_encoder(str(file), reviews, 400, live=False)
+    assert file.read_bytes() == mine
+    # named by the user, it is used as it is
+    given = subword_encoder(str(file), reviews, 400, given=True, live=False)
+    assert given.subwords[0] == "mine_" and "as given" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("root:x:0:0:root:/root:/bin/bash\n", "is not a subword vocabulary"),
+        ("### SubwordTextEncoder\n### Metadata: {}\n", "holds no subwords"),
+        ("### SubwordTextEncoder\n### Metadata: {\n'a'\n", "line 2: the metadata is not JSON"),
+        ("### SubwordTextEncoder\n### Metadata: {}\n'a'\nb\n", "line 4: 'b' is not a subword in single quotes"),
+    ],
+)
+def test_a_file_that_is_not_a_vocabulary_gets_one_line(content, expected, tmp_path):
+    file = tmp_path / "given.subwords"
+    file.write_text(content, encoding="utf-8")
+    with pytest.raises(ProjectorExportError, match=re.escape(expected)):
+        subword_encoder(str(file), ["a review"], 300, given=True)
+    (tmp_path / "folder.subwords").mkdir()
+    with pytest.raises(ProjectorExportError, match="folder.subwords` is a folder; give a vocabulary file"):
+        subword_encoder(str(tmp_path / "folder.subwords"), ["a review"], 300, given=True)
+    with pytest.raises(ProjectorExportError, match="vocabulary file .*folder.subwords is a folder, not a file"):
+        subword_encoder(str(tmp_path / "folder.subwords"), ["a review"], 300)  # the default place
+
+
+def test_a_given_vocabulary_built_for_other_text_gets_a_warning_with_the_numbers(reviews, caplog):
+    small = build_subword_vocabulary(["only a few words here"] * 3, 300)
+    ids, _ = FastEncoder(small).encode(reviews)
+    counts = np.bincount(ids, minlength=small.vocab_size)
+    text_bytes = sum(len(review.encode()) for review in reviews)
+    with caplog.at_level(logging.WARNING):
+        check_given_vocabulary("small.subwords", small, 8192, byte_tokens=int(counts[-256:].sum()), text_bytes=text_bytes)
+    first, second = (record.getMessage() for record in caplog.records)
+    assert f"--vocab small.subwords has {small.vocab_size} tokens, under half the target of --vocab-size 8,192" in first
+    share = counts[-256:].sum() / text_bytes
+    assert share > 0.3 and f"spells {100 * share:.0f}% of the training reviews' bytes" in second
+
+    caplog.clear()
+    fitting = build_subword_vocabulary(reviews, 600)
+    ids, _ = FastEncoder(fitting).encode(reviews)
+    with caplog.at_level(logging.WARNING):
+        check_given_vocabulary("fit.subwords", fitting, 600, byte_tokens=int(np.sum(ids > len(fitting.subwords))),
+                               text_bytes=text_bytes)
+    assert caplog.records == []

@@ -5,22 +5,18 @@
 - `KnnAgreement`: logs how far an embedding's nearest neighbours agree with a reference's.
 - `EpochLine`: `epoch 3/10: val_accuracy 0.8731, accuracy 0.9012, loss 0.2561`.
 - `ProgressBar`: Keras's progress bar, for a terminal.
-
-And `remove_earlier_logs`, which clears what Keras's TensorBoard callback would append to.
 """
 
 from __future__ import annotations
 
 import logging
-import posixpath
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import keras
 import numpy as np
 
-from projector_export.folders import KERAS_LOG_FILES, remove_written_folder
 
 logger = logging.getLogger(__name__)
 
@@ -218,22 +214,3 @@ class ProgressBar(keras.callbacks.Callback):
             self.bar.stateful_metrics.update(logs)
             finished = epoch + 1 == self.params["epochs"] or self.model.stop_training
             self.bar.update(epoch + 1, list(logs.items()), finalize=finished)
-
-
-# --------------------------------------------------------------------------- logs
-
-
-def remove_earlier_logs(run_dir: str, folders: Sequence[str] = ("train", "validation")) -> None:
-    """Delete the `folders` an earlier run of ours left in `run_dir`.
-
-    Keras's TensorBoard callback appends to the event files of `train/` and
-    `validation/`, and TensorBoard would draw the old and the new run as one curve.
-    A folder goes only when it holds nothing but what Keras and these jobs write
-    there; one with anything else in it is refused, never deleted.
-    """
-    for folder in folders:
-        remove_written_folder(posixpath.join(run_dir, folder), _WRITTEN.get(folder, KERAS_LOG_FILES))
-
-
-# What the jobs write into the folders they clear, besides Keras's logs.
-_WRITTEN = {"plots": ("*.png", "*.gif")}

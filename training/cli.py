@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import shlex
 import sys
 from collections.abc import Sequence
 
@@ -17,6 +18,7 @@ from training.colours import options as colours
 from training.imdb import options as imdb
 
 COMMANDS = {"colours": colours, "imdb": imdb}
+_TOP_LEVEL = ("-h", "--help", "--verbose")  # the options of projector-train itself
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,7 +41,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run `projector-train`; returns the exit status."""
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser()
+    misplaced = _misplaced_options(argv)
+    if misplaced:
+        parser.error(misplaced)
+    args = parser.parse_args(argv)
     quiet_tensorflow(args.verbose)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     for package in ("training", "projector_export"):
@@ -51,10 +58,40 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = as_flags(" ".join(str(error).split()), _flags(args))
         print(f"projector-train {args.name}: error: {message}", file=sys.stderr)
         return 1
+    except MemoryError:
+        print(
+            f"projector-train {args.name}: error: out of memory; ask for less (fewer pairs, a smaller batch "
+            "or vocabulary)",
+            file=sys.stderr,
+        )
+        return 1
     except KeyboardInterrupt:
         print(f"projector-train {args.name}: interrupted", file=sys.stderr)
         return 130
     return 0
+
+
+def _misplaced_options(argv: list[str]) -> str | None:
+    """What to say when a model's options come before its name (`--epochs 3 colours`) or
+    without one (`--epochs 3`), which argparse takes for a model named `3`; else None."""
+    top = [word for word in argv if word in _TOP_LEVEL]
+    for at, word in enumerate(argv):
+        if word == "--":
+            return None
+        if word in COMMANDS:
+            misplaced = [option for option in argv[:at] if option not in _TOP_LEVEL]
+            if not misplaced:
+                return None
+            fixed = [*top, word, *misplaced, *argv[at + 1 :]]
+            return f"options go after the model name: projector-train {shlex.join(fixed)}"
+    options = [word for word in argv if word not in _TOP_LEVEL]
+    if options and options[0].startswith("-"):
+        fixed = [*top, next(iter(COMMANDS)), *options]
+        return (
+            f"name the model first, its options after it: projector-train {shlex.join(fixed)} "
+            f"(models: {', '.join(COMMANDS)})"
+        )
+    return None
 
 
 def _flags(args: argparse.Namespace) -> dict[str, str]:

@@ -33,6 +33,17 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from projector_export.errors import ProjectorExportError
+
+# What `keras.utils.set_random_seed` (numpy's legacy seeding) accepts.
+MAX_SEED = 2**32 - 1
+
+
+def check_seed(seed: int) -> None:
+    """Refuse a seed that Keras's `set_random_seed` cannot take (from 0 to 2**32 - 1)."""
+    if not 0 <= seed <= MAX_SEED:
+        raise ProjectorExportError(f"`seed={seed}`: use a whole number from 0 to {MAX_SEED}, e.g. 0")
+
 
 def fit(
     model: keras.Model,
@@ -96,23 +107,29 @@ def fit(
     model.stop_training = False
     logs: dict[str, float] = {}
     callback_list.on_train_begin()
-    for epoch in range(epochs):
-        callback_list.on_epoch_begin(epoch)
-        model.reset_metrics()
-        train.start_epoch(epoch)
-        for first in range(0, steps, per_call):
-            count = min(per_call, steps - first)
-            callback_list.on_train_batch_begin(first)
-            run_train(count)
-            logs = _metrics(model)
-            callback_list.on_train_batch_end(first + count - 1, logs)
-        if validation is not None:
+    try:
+        for epoch in range(epochs):
+            callback_list.on_epoch_begin(epoch)
             model.reset_metrics()
-            run_test(validation.steps)
-            logs = {**logs, **{f"val_{name}": value for name, value in _metrics(model).items()}}
-        callback_list.on_epoch_end(epoch, logs)
-        if model.stop_training:
-            break
+            train.start_epoch(epoch)
+            for first in range(0, steps, per_call):
+                count = min(per_call, steps - first)
+                callback_list.on_train_batch_begin(first)
+                run_train(count)
+                logs = _metrics(model)
+                callback_list.on_train_batch_end(first + count - 1, logs)
+            if validation is not None:
+                model.reset_metrics()
+                run_test(validation.steps)
+                logs = {**logs, **{f"val_{name}": value for name, value in _metrics(model).items()}}
+            callback_list.on_epoch_end(epoch, logs)
+            if model.stop_training:
+                break
+    except KeyboardInterrupt:
+        # Ctrl-C ends training as its end would: the callbacks close their logs (Keras's
+        # TensorBoard its event files) and restore what they keep, so what was trained is whole.
+        callback_list.on_train_end(logs)
+        raise
     callback_list.on_train_end(logs)
     return model.history
 

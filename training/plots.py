@@ -1,8 +1,10 @@
 """Pictures of an embedding with every point drawn in its own colour.
 
 `scatter_2d` and `scatter_3d` draw one embedding as a PNG; `animate` draws a sequence of
-them (one per epoch) as a GIF. They use matplotlib's object API, not `pyplot`, so they need
-no display and no global state, and write through `tf.io.gfile` so `gs://` paths work.
+them (one per epoch) as a GIF; `colour_plots` draws both for a colour model's training.
+They return the image's bytes, for the caller to write (the jobs write them into their
+run folder through the file layer), and use matplotlib's object API, not `pyplot`, so
+they need no display and no global state.
 """
 
 from __future__ import annotations
@@ -15,30 +17,68 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
 
+from projector_export.errors import ProjectorExportError
+
 _DPI = 100
 # A thin dark rim keeps white and pale colours visible on the white background.
 _POINT_STYLE = {"linewidths": 0.3, "edgecolors": "0.35"}
 
 
+def colour_plots(
+    snapshots: Sequence[tuple[int, np.ndarray]], rgb: np.ndarray, *, steps_per_epoch: int, frames: int = 48
+) -> dict[str, bytes]:
+    """The final embedding as a scatter (2-D or 3-D) and a GIF of it through training.
+
+    Args:
+        snapshots: `(step, vectors)` in training order; the last is the final embedding.
+        rgb: each point's colour, shape (N, 3), floats in [0, 1].
+        steps_per_epoch: to caption the frames in epochs.
+        frames: the GIF shows up to this many snapshots, more of the early ones, where
+            the embedding changes most.
+
+    Returns:
+        File name -> bytes: `embedding-2d.png` (or `-3d`) and `training.gif`. Embeddings
+        of more than 3 dimensions are drawn on their first three principal axes.
+    """
+    final = snapshots[-1][1]
+    dims = final.shape[1]
+    project = _projection(final, min(dims, 3))
+    title = f"{dims}D colour embeddings" + (", first 3 principal axes" if dims > 3 else "")
+    scatter, name = (scatter_2d, "embedding-2d.png") if dims == 2 else (scatter_3d, "embedding-3d.png")
+    drawn = {name: scatter(project(final), rgb, title=title)}
+    # Frames at squared spacing in steps, as in the post's animation.
+    steps = np.array([step for step, _ in snapshots])
+    wanted = np.linspace(0, np.sqrt(steps[-1]), frames) ** 2
+    chosen = list(dict.fromkeys(np.abs(steps[None, :] - wanted[:, None]).argmin(axis=1).tolist()))
+    sequence = [(f"epoch {round(steps[i] / steps_per_epoch, 2):g}", project(snapshots[i][1])) for i in chosen]
+    drawn["training.gif"] = animate(sequence, rgb, title=f"Training of {title}")
+    return drawn
+
+
+def _projection(vectors: np.ndarray, k: int):
+    """Vectors -> their first `k` coordinates, or for wider ones the first `k` principal
+    axes of `vectors`: the same axes for every frame, so the animation does not flip."""
+    if vectors.shape[1] <= k:
+        return lambda points: points
+    mean = vectors.mean(axis=0)
+    _, _, axes = np.linalg.svd(vectors - mean, full_matrices=False)
+    return lambda points: (points - mean) @ axes[:k].T
+
+
 def scatter_2d(
-    path: str,
     vectors: np.ndarray,
     colours: np.ndarray,
     *,
     title: str = "2D colour embeddings",
     size: tuple[int, int] = (800, 600),
-) -> str:
-    """Write a 2-D scatter of `vectors` (N, 2), point i in colour `colours[i]` (RGB in [0, 1]).
+) -> bytes:
+    """A 2-D scatter of `vectors` (N, 2) as PNG bytes, point i in colour `colours[i]` (RGB in [0, 1]).
 
     Args:
-        path: where the PNG goes.
         vectors: the points, shape (N, 2).
         colours: their colours, shape (N, 3), floats in [0, 1].
         title: the plot's title.
         size: width and height in pixels.
-
-    Returns:
-        `path`.
 
     Example:
 
@@ -47,35 +87,31 @@ def scatter_2d(
     from training.plots import scatter_2d
 
     rgb = np.random.default_rng(0).random((50, 3))
-    scatter_2d("rgb.png", rgb[:, :2], rgb, title="red against green")
+    png = scatter_2d(rgb[:, :2], rgb, title="red against green")
     ```
     """
     figure, axes = _figure_2d(size, title)
     axes.scatter(vectors[:, 0], vectors[:, 1], c=colours, s=20, **_POINT_STYLE)
-    _save_png(figure, path)
-    return path
+    return _png(figure)
 
 
 def scatter_3d(
-    path: str,
     vectors: np.ndarray,
     colours: np.ndarray,
     *,
     title: str = "3D colour embeddings",
     size: tuple[int, int] = (800, 600),
-) -> str:
-    """Write a 3-D scatter of `vectors` (N, 3), point i in colour `colours[i]`.
+) -> bytes:
+    """A 3-D scatter of `vectors` (N, 3) as PNG bytes, point i in colour `colours[i]`.
 
-    Args and result as for `scatter_2d`.
+    Args as for `scatter_2d`.
     """
     figure, axes = _figure_3d(size, title)
     _scatter_3d(axes, vectors, colours, s=20)
-    _save_png(figure, path)
-    return path
+    return _png(figure)
 
 
 def animate(
-    path: str,
     frames: Sequence[tuple[str, np.ndarray]],
     colours: np.ndarray,
     *,
@@ -83,26 +119,22 @@ def animate(
     size: tuple[int, int] = (640, 480),
     fps: int = 12,
     hold_last_s: float = 2.0,
-) -> str:
-    """Write a GIF with one frame per `(caption, vectors)` in `frames`.
+) -> bytes:
+    """A GIF (its bytes) with one frame per `(caption, vectors)` in `frames`.
 
     2-D vectors give a flat scatter, 3-D ones a 3-D scatter whose view turns slowly. The
     axes limits cover every frame, so the points move and the axes stay put.
 
     Args:
-        path: where the GIF goes.
         frames: `(caption, vectors)` pairs in order, e.g. `("epoch 3", array)`.
         colours: point colours, shape (N, 3), floats in [0, 1].
         title: shown above every frame, followed by the frame's caption.
         size: width and height in pixels.
         fps: frames per second.
         hold_last_s: how long the last frame stays before the GIF loops.
-
-    Returns:
-        `path`.
     """
     if not frames:
-        raise ValueError("animate needs at least one frame")
+        raise ProjectorExportError("`frames=[]`: animate needs at least one frame")
     dims = frames[0][1].shape[1]
     stacked = np.concatenate([vectors for _, vectors in frames])
     low, high = stacked.min(axis=0), stacked.max(axis=0)
@@ -143,8 +175,7 @@ def animate(
     images[0].save(
         buffer, format="GIF", save_all=True, append_images=images[1:], duration=durations, loop=0
     )
-    _write_bytes(path, buffer.getvalue())
-    return path
+    return buffer.getvalue()
 
 
 def _figure_2d(size: tuple[int, int], title: str):
@@ -175,14 +206,7 @@ def _scatter_3d(axes, vectors: np.ndarray, colours: np.ndarray, s: float):
     )
 
 
-def _save_png(figure: Figure, path: str) -> None:
+def _png(figure: Figure) -> bytes:
     buffer = io.BytesIO()
     FigureCanvasAgg(figure).print_png(buffer)
-    _write_bytes(path, buffer.getvalue())
-
-
-def _write_bytes(path: str, data: bytes) -> None:
-    import tensorflow as tf
-
-    with tf.io.gfile.GFile(path, "wb") as file:
-        file.write(data)
+    return buffer.getvalue()

@@ -8,18 +8,15 @@ from __future__ import annotations
 
 import csv
 import io
-import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import tensorflow as tf
 
 from projector_export import ProjectorExportError
-
-logger = logging.getLogger(__name__)
+from projector_export.files.reading import read_text
 
 X11_COLOURS = Path(__file__).parent.parent / "data" / "x11_colours.csv"
 _KAGGLE_NAME, _KAGGLE_RGB = "Color Name", "R;G;B Dec"
@@ -44,21 +41,15 @@ def load_colours(path: str | None = None) -> pd.DataFrame:
         and `hex`.
 
     Raises:
-        ProjectorExportError: missing columns, a channel out of range or unparsable, an
-            empty or duplicate name; the message names the line.
+        ProjectorExportError: no such file, a folder or anything but a file, not UTF-8,
+            missing columns, a channel out of range or unparsable, an empty or duplicate
+            name; the message names the file and the line.
     """
     source = str(X11_COLOURS if path is None else path)
-    with tf.io.gfile.GFile(source, "rb") as file:
-        raw = file.read()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        # Spreadsheet exports are often Windows-1252; Latin-1 reads any byte.
-        logger.warning("%s is not UTF-8; reading it as Latin-1", source)
-        text = raw.decode("latin-1")
-
-    reader = csv.reader(io.StringIO(text, newline=""))
-    header = [cell.strip() for cell in next(reader, [])]
+    text = read_text(source, "colour file")
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    rows = _rows(reader, source)
+    header = [cell.strip() for cell in next(rows, [])]
     lower = {cell.lower(): index for index, cell in enumerate(header)}
     if _KAGGLE_NAME in header and _KAGGLE_RGB in header:
         name_at, parse = header.index(_KAGGLE_NAME), _parse_kaggle(header.index(_KAGGLE_RGB))
@@ -73,7 +64,7 @@ def load_colours(path: str | None = None) -> pd.DataFrame:
         )
 
     names, rgb, first_line = [], [], {}
-    for row in reader:
+    for row in rows:
         if not any(cell.strip() for cell in row):
             continue
         line = reader.line_num
@@ -102,6 +93,17 @@ def load_colours(path: str | None = None) -> pd.DataFrame:
     colours.insert(0, "name", names)
     colours["hex"] = [f"#{r:02x}{g:02x}{b:02x}" for r, g, b in rgb]
     return colours
+
+
+def _rows(reader, source: str):
+    """The CSV's rows; what the csv module cannot read (a NUL byte, a cell over its size
+    limit, a quote left open) as an error naming the line."""
+    try:
+        yield from reader
+    except csv.Error as error:
+        raise ProjectorExportError(
+            f"{source}, line {reader.line_num}: not readable as CSV ({error}); save it as plain CSV text"
+        ) from None
 
 
 def _cell(row: list[str], index: int) -> str:

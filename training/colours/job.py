@@ -3,7 +3,7 @@
 `train_colours` is what `projector-train colours` runs: the colour table and pairs once,
 then `train_colour_model` for each embedding size, which fits with `training.loop.fit`,
 exports `final` and the snapshots along the way (`export_colours`) and draws the plots
-(`plot_colours`).
+(`training.plots.colour_plots`), all into the run folder as one unit (`training.runs`).
 """
 
 from __future__ import annotations
@@ -17,25 +17,17 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 import pandas as pd
-import tensorflow as tf
 
 from projector_export import Embedding, ExportResult, ProjectorExportError, export_embeddings
 from projector_export.callback import PROJECTOR_SUBFOLDER
-from projector_export.staging import RUN, check_target
-from training import plots
-from training.callbacks import (
-    KnnAgreement,
-    ProgressBar,
-    Snapshot,
-    Snapshots,
-    remove_earlier_logs,
-    snapshot_name,
-)
+from training.callbacks import EpochLine, KnnAgreement, ProgressBar, Snapshot, Snapshots, snapshot_name
 from training.colours import DEFAULT_DIMS, DEFAULT_EPOCHS, DEFAULT_PAIRS, DEFAULT_SEEDS
 from training.colours.data import Pairs, load_colours, make_pairs
 from training.colours.model import build_model, embedding_vectors, learning_rate_schedule
+from training.loop import check_seed, fit
+from training.plots import colour_plots
 from training.progress import plural
-from training.loop import fit
+from training.runs import CtrlC, check_run_folder, training_run
 
 BATCH_SIZE = 512
 # Snapshots come between calls of steps: often enough to show the first epoch, where the
@@ -98,13 +90,17 @@ def train_colours(
             raise ProjectorExportError(f"`dims={size}`: an embedding needs at least 2 dimensions to be plotted")
     if epochs < 1:
         raise ProjectorExportError(f"`epochs={epochs}`: train for at least 1 epoch")
+    if pairs < 1:
+        raise ProjectorExportError(f"`pairs={pairs}`: make at least 1 pair")
+    if seed is not None:
+        check_seed(seed)
     models = [
         (size, unit, posixpath.join(logdir, f"colours-{size}d" + ("-normalised" if unit else "")))
         for size in dict.fromkeys(dims)  # once each, in order
         for unit in ((False, True) if normalise else (False,))
     ]
-    for _, _, run_dir in models:  # a folder the export may not write is refused now, not after training
-        check_target(posixpath.join(run_dir, PROJECTOR_SUBFOLDER), RUN)
+    for _, _, run_dir in models:  # a folder the run may not replace is refused now, not after training
+        check_run_folder(run_dir)
     colours = load_colours(data)
     training = make_pairs(colours, pairs)
     if verbose:
@@ -140,68 +136,68 @@ def train_colour_model(
     learning_rate: float | None = None,
     verbose: int = 1,
 ) -> ColourRun:
-    """Train one model on `training` and write its run folder: logs, export and plots."""
-    remove_earlier_logs(run_dir, ("train", "validation", "plots"))
+    """Train one model on `training` and write its run folder (logs, export and plots) as one unit.
+
+    Ctrl-C during the fit stops it and writes the run from what was trained (see
+    `training.runs`), then goes on up as `KeyboardInterrupt`.
+    """
     steps_per_epoch = math.ceil(len(training.x) / BATCH_SIZE)
     keras.utils.set_random_seed(seed)
     if learning_rate is None:
         learning_rate = learning_rate_schedule(epochs * steps_per_epoch)
     model = build_model(len(colours), dims, normalise=normalise, learning_rate=learning_rate)
     snapshots = Snapshots(embedding_vectors, every="call")
-    callbacks = [
-        KnnAgreement(colours[["r", "g", "b"]].to_numpy(), embedding_vectors),
-        snapshots,
-        keras.callbacks.TensorBoard(log_dir=run_dir),
-    ]
-    if verbose == 1:
-        callbacks.append(ProgressBar("epoch"))
-    # Beside Keras's train/, not above it: see projector_export.ProjectorCallback.
-    projector_dir = posixpath.join(run_dir, PROJECTOR_SUBFOLDER)
-
     if verbose:
         print(f"Training {model.name} ({plural(epochs, 'epoch')}, seed {seed}) into {run_dir}")
-    start = time.perf_counter()
-    try:
-        history = fit(
-            model,
-            training.x,
-            training.y,
-            batch_size=BATCH_SIZE,
-            epochs=epochs,
-            seed=seed,
-            callbacks=callbacks,
-            steps_per_call=STEPS_PER_CALL,
+    ctrl_c = CtrlC()
+    with training_run(run_dir) as stage:
+        callbacks = [
+            KnnAgreement(colours[["r", "g", "b"]].to_numpy(), embedding_vectors),
+            snapshots,
+            keras.callbacks.TensorBoard(log_dir=stage.path),
+        ]
+        if verbose == 1:
+            callbacks.append(ProgressBar("epoch"))
+        elif verbose:
+            callbacks.append(EpochLine("knn10"))
+        start = time.perf_counter()
+        ctrl_c.run(
+            lambda: fit(
+                model, training.x, training.y, batch_size=BATCH_SIZE, epochs=epochs, seed=seed,
+                callbacks=callbacks, steps_per_call=STEPS_PER_CALL,
+            ),
+            keep=lambda: len(snapshots.taken) > 1,  # every snapshot is a whole step
         )
-    except KeyboardInterrupt:
-        # Ctrl-C: keep what was learnt so far; every snapshot is a whole step.
-        if len(snapshots.taken) > 1:
-            export = export_colours(
-                projector_dir, colours, snapshots.taken, steps_per_epoch=steps_per_epoch, epochs=epochs
-            )
-            print(
-                f"\ninterrupted at step {snapshots.taken[-1].step:,}: {projector_dir} holds the "
-                f"embedding so far ({plural(len(export.tensors), 'tensor')})"
-            )
-        raise
-    fit_seconds = time.perf_counter() - start
-
-    export = export_colours(projector_dir, colours, snapshots.taken, steps_per_epoch=steps_per_epoch, epochs=epochs)
-    written = plot_colours(
-        posixpath.join(run_dir, "plots"), colours, snapshots.taken, steps_per_epoch=steps_per_epoch
-    )
+        fit_seconds = time.perf_counter() - start
+        # Beside Keras's train/, not above it: see projector_export.ProjectorCallback.
+        export = export_colours(
+            stage.join(PROJECTOR_SUBFOLDER), colours, snapshots.taken, steps_per_epoch=steps_per_epoch, epochs=epochs
+        )
+        rgb = colours[["r", "g", "b"]].to_numpy() / 255
+        drawn = colour_plots(
+            [(snapshot.step, snapshot.vectors) for snapshot in snapshots.taken], rgb, steps_per_epoch=steps_per_epoch
+        )
+        written = [stage.write(posixpath.join("plots", name), data) for name, data in drawn.items()]
+    history = model.history.history
     run = ColourRun(
         run_dir=run_dir,
-        projector_dir=projector_dir,
+        projector_dir=posixpath.join(run_dir, PROJECTOR_SUBFOLDER),
         dims=dims,
         normalised=normalise,
         seed=seed,
-        epochs=len(history.history["loss"]),
-        loss=history.history["loss"][-1],
-        knn=history.history["knn10"][-1],
+        epochs=len(history.get("loss", [])),
+        loss=history["loss"][-1] if history.get("loss") else float("nan"),
+        knn=history["knn10"][-1] if history.get("knn10") else float("nan"),
         fit_seconds=fit_seconds,
-        plots=tuple(written),
-        export=export,
+        plots=tuple(stage.final(path) for path in written),
+        export=stage.final(export),
     )
+    if ctrl_c.pressed:
+        print(
+            f"\ninterrupted at step {snapshots.taken[-1].step:,}: {run_dir} holds the model as trained so far "
+            f"({plural(len(export.tensors), 'projector tensor')}, its scalars and plots)"
+        )
+        raise KeyboardInterrupt
     if verbose:
         print(
             f"{model.name}: loss {run.loss:.4f}, kNN@10 agreement with RGB {run.knn:.3f} "
@@ -254,55 +250,3 @@ def export_colours(
         if step < last
     ]
     return export_embeddings(run_dir, tensors)
-
-
-# --------------------------------------------------------------------------- plots
-
-
-def plot_colours(
-    plot_dir: str,
-    colours: pd.DataFrame,
-    snapshots: Sequence[Snapshot],
-    *,
-    steps_per_epoch: int,
-    frames: int = 48,
-) -> list[str]:
-    """Draw the final embedding (2-D or 3-D scatter) and a GIF of it through training.
-
-    `snapshots` come in training order (see `Snapshots`); the GIF shows up to `frames` of
-    them, more of the early ones, where the embedding changes most. Embeddings with more
-    than 3 dimensions are drawn on their first three principal axes. Returns the files
-    written.
-    """
-    tf.io.gfile.makedirs(plot_dir)
-    rgb = colours[["r", "g", "b"]].to_numpy() / 255
-    final = snapshots[-1].vectors
-    dims = final.shape[1]
-    project = _projection(final, min(dims, 3))
-    title = f"{dims}D colour embeddings" + (", first 3 principal axes" if dims > 3 else "")
-    if dims == 2:
-        scatter, name = plots.scatter_2d, "embedding-2d.png"
-    else:
-        scatter, name = plots.scatter_3d, "embedding-3d.png"
-    paths = [scatter(posixpath.join(plot_dir, name), project(final), rgb, title=title)]
-
-    # Frames at squared spacing in steps, as in the post's animation.
-    steps = np.array([snapshot.step for snapshot in snapshots])
-    wanted = np.linspace(0, math.sqrt(steps[-1]), frames) ** 2
-    chosen = pd.unique(np.abs(steps[None, :] - wanted[:, None]).argmin(axis=1))
-    sequence = [
-        (f"epoch {round(steps[i] / steps_per_epoch, 2):g}", project(snapshots[i].vectors)) for i in chosen
-    ]
-    gif = posixpath.join(plot_dir, "training.gif")
-    paths.append(plots.animate(gif, sequence, rgb, title=f"Training of {title}"))
-    return paths
-
-
-def _projection(vectors: np.ndarray, k: int):
-    """Vectors -> their first `k` coordinates, or for wider ones the first `k` principal
-    axes of `vectors`: the same axes for every frame, so the animation does not flip."""
-    if vectors.shape[1] <= k:
-        return lambda points: points
-    mean = vectors.mean(axis=0)
-    _, _, axes = np.linalg.svd(vectors - mean, full_matrices=False)
-    return lambda points: (points - mean) @ axes[:k].T

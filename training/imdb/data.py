@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import posixpath
 import re
@@ -10,19 +11,23 @@ import tarfile
 import threading
 import urllib.parse
 import urllib.request
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
-import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from projector_export.errors import ProjectorExportError
+from projector_export.files import fs
+from projector_export.files.reading import Skipped, files_in, open_file, read_bytes
 from training.imdb import ACLIMDB_URL
 
 _ACLIMDB_FILE_RE = re.compile(r"(?:^|/)(train|test)/(pos|neg)/([^/]+\.txt)$")
 _SPLITS = ("train", "test")
 _LABELS = {"neg": 0, "pos": 1}
 _CONNECT_TIMEOUT_S = 5.0
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -52,39 +57,40 @@ def load_reviews(aclimdb: str | None = None, data_dir: str | None = None) -> tup
     return read_tfds(data_dir)
 
 
+# A review is a few KB; IMDB's longest is 14 KB. Anything far larger is not a review.
+MAX_REVIEW_BYTES = 1 << 20
+
+
 def read_aclimdb(path: str) -> tuple[Reviews, Reviews]:
     """Read `train|test/pos|neg/*.txt` from `aclImdb_v1.tar.gz` or the extracted folder.
 
     Files are read in name order, negative before positive; `train/unsup` is skipped.
+    Only regular files are read: symbolic links (in the folder, or link members of the
+    archive) and entries that are not files (FIFOs, devices, folders named `*.txt`) are
+    skipped and counted in a warning. A review over `MAX_REVIEW_BYTES` is refused.
+
+    Raises:
+        ProjectorExportError: not the archive's layout, not a readable archive, or a review
+            too large, naming the file or member.
     """
     path = os.fspath(path)
     found: dict[tuple[str, str], list[tuple[str, str]]] = {(s, l): [] for s in _SPLITS for l in _LABELS}
-    if not tf.io.gfile.exists(path):
+    kind = fs.kind(path)
+    if kind is None:
         raise ProjectorExportError(
             f"`aclimdb={path}`: no such file or folder; give aclImdb_v1.tar.gz or its extracted aclImdb/ folder"
         )
-    if tf.io.gfile.isdir(path):
+    skipped = Skipped()
+    if kind == fs.FOLDER or (kind == fs.LINK and os.path.isdir(path)):
         root = _aclimdb_root(path)
         for split, label in found:
-            for file in tf.io.gfile.glob(posixpath.join(root, split, label, "*.txt")):
-                with tf.io.gfile.GFile(file, "rb") as f:
-                    found[split, label].append((posixpath.basename(file), _decode(f.read())))
+            for file in files_in(posixpath.join(root, split, label), r".*\.txt", skipped):
+                data = read_bytes(file, "review", limit=MAX_REVIEW_BYTES)
+                found[split, label].append((posixpath.basename(file), _decode(data)))
     else:
-        with tf.io.gfile.GFile(path, "rb") as raw:
-            try:
-                # Streamed: the archive is read once, front to back.
-                with tarfile.open(fileobj=raw, mode="r|*") as archive:
-                    for member in archive:
-                        match = _ACLIMDB_FILE_RE.search(member.name)
-                        if member.isfile() and match:
-                            split, label, name = match.groups()
-                            text = _decode(archive.extractfile(member).read())
-                            found[split, label].append((name, text))
-            except tarfile.TarError as error:
-                raise ProjectorExportError(
-                    f"`aclimdb={path}`: not a readable tar archive ({error}); give aclImdb_v1.tar.gz "
-                    "or its extracted aclImdb/ folder"
-                ) from None
+        _read_archive(path, found, skipped)
+    if skipped:
+        logger.warning("%s: skipped %s; only regular files are read as reviews", path, skipped.summary())
     missing = [f"{split}/{label}" for (split, label), files in found.items() if not files]
     if missing:
         raise ProjectorExportError(
@@ -102,9 +108,37 @@ def read_aclimdb(path: str) -> tuple[Reviews, Reviews]:
     return splits[0], splits[1]
 
 
+def _read_archive(path: str, found: dict, skipped: Skipped) -> None:
+    """The reviews of `aclImdb_v1.tar.gz`, streamed: the archive is read once, front to back, and no
+    member is read whole before its size is checked."""
+    with open_file(path, "`aclimdb`") as raw:
+        try:
+            with tarfile.open(fileobj=raw, mode="r|*") as archive:
+                for member in archive:
+                    match = _ACLIMDB_FILE_RE.search(member.name)
+                    if not match:
+                        continue
+                    if not member.isfile():
+                        (skipped.links if member.issym() or member.islnk() else skipped.other).append(member.name)
+                        continue
+                    if member.size > MAX_REVIEW_BYTES:
+                        raise ProjectorExportError(
+                            f"`aclimdb={path}`: member {member.name} is {member.size:,} bytes, more than the "
+                            f"{MAX_REVIEW_BYTES:,} a review may have; is it the IMDB archive?"
+                        )
+                    split, label, name = match.groups()
+                    text = _decode(archive.extractfile(member).read(MAX_REVIEW_BYTES + 1))
+                    found[split, label].append((name, text))
+        except (tarfile.TarError, EOFError, zlib.error, OSError) as error:
+            raise ProjectorExportError(
+                f"`aclimdb={path}`: not a readable tar archive ({error}); give aclImdb_v1.tar.gz "
+                "or its extracted aclImdb/ folder"
+            ) from None
+
+
 def _aclimdb_root(path: str) -> str:
     for root in (path, posixpath.join(path, "aclImdb")):
-        if all(tf.io.gfile.isdir(posixpath.join(root, split)) for split in _SPLITS):
+        if all(fs.is_folder(posixpath.join(root, split)) for split in _SPLITS):
             return root
     raise ProjectorExportError(
         f"`aclimdb={path}`: the folder has no train/ and test/ folders; give the extracted "
@@ -129,7 +163,7 @@ def read_tfds(data_dir: str | None = None) -> tuple[Reviews, Reviews]:
             f"and {urllib.parse.urlsplit(ACLIMDB_URL).hostname} cannot be reached to download them. "
             f"Download {ACLIMDB_URL} on a machine with internet and pass --aclimdb PATH (the "
             "archive or its extracted aclImdb/ folder), or pass --data-dir DIR where tfds has "
-            "prepared imdb_reviews"
+            "prepared imdb_reviews; or see the whole pipeline at once on generated reviews with --sample"
         )
     splits = tfds.load("imdb_reviews", split=list(_SPLITS), as_supervised=True, data_dir=data_dir)
     reviews = []

@@ -2,9 +2,10 @@
 
 `train_imdb` is what `projector-train imdb` runs. A seeded share of the training reviews
 is held out to choose the epoch; the test reviews are scored once, at the end, with the
-weights of the epoch chosen. The run `LOGDIR/imdb` holds Keras's TensorBoard logs
-(`train/`, `validation/`: scalars and histograms), the test scores (`test/`) and the
-projector run `LOGDIR/imdb/projector`: `final` (the epoch chosen) and one tensor per
+weights of the epoch chosen. The run `LOGDIR/imdb` (`LOGDIR/imdb-sample` for the
+generated reviews of `sample`) holds Keras's TensorBoard logs (`train/`, `validation/`:
+scalars and histograms), the test scores (`test/`) and the projector run
+`LOGDIR/imdb/projector`: `final` (the epoch chosen) and one tensor per
 epoch, with one metadata row per embedding row (the padding row, every subword as the
 encoder shows it, the 256 byte tokens) and the columns `token`, `kind`, `count` and
 `sentiment` (the model's P(positive) for a review made of that token alone), so that
@@ -16,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 import posixpath
+import shutil
 import tempfile
 import time
 from collections.abc import Sequence
@@ -28,8 +30,7 @@ import tensorflow as tf
 from projector_export import Embedding, ExportResult, Layout, ProjectorExportError, export_embeddings
 from projector_export.reductions import INSTALL, installed
 from projector_export.callback import PROJECTOR_SUBFOLDER
-from projector_export.staging import RUN, check_target
-from training.callbacks import EpochLine, ProgressBar, Snapshot, Snapshots, remove_earlier_logs, snapshot_name
+from training.callbacks import EpochLine, ProgressBar, Snapshot, Snapshots, snapshot_name
 from training.progress import plural
 from training.imdb import (
     DEFAULT_BATCH_SIZE,
@@ -39,19 +40,21 @@ from training.imdb import (
     DEFAULT_VALIDATION_SPLIT,
     DEFAULT_VOCAB_SIZE,
 )
-from training.imdb.data import load_reviews
+from training.imdb.data import Reviews, load_reviews
 from training.imdb.model import build_model, compile_model, embedding_vectors, token_sentiment
 from training.imdb.pipeline import encode_reviews, hold_out, make_dataset
 from training.imdb.encoding import FastEncoder
 from training.imdb.subwords import SubwordTextEncoder
 from training.imdb.vocabulary import (
+    check_given_vocabulary,
     check_vocab_size,
     default_vocabulary,
     subword_encoder,
     token_labels,
     vocabulary_file,
 )
-from training.loop import evaluate, fit
+from training.loop import check_seed, evaluate, fit
+from training.runs import CtrlC, check_run_folder, training_run
 from training.strategies import is_chief, make_strategy
 
 # Validation only scores: a bigger batch gives the same metrics in fewer steps.
@@ -59,6 +62,8 @@ VALIDATION_BATCH_SIZE = 100
 # Training steps a call of the compiled loop (on one device), and a progress update.
 STEPS_PER_CALL = 100
 _STRATEGY_CLASSES = {"mirrored": "MirroredStrategy", "multiworker": "MultiWorkerMirroredStrategy"}
+# What a click on final's layout bookmark shows: the sentiment gradient, tokens as labels.
+_VIEW = {"color_by": "sentiment", "label_by": "token"}
 
 
 @dataclass(frozen=True)
@@ -98,6 +103,7 @@ def train_imdb(
     learning_rate: float = DEFAULT_LEARNING_RATE,
     token_dropout: float = DEFAULT_TOKEN_DROPOUT,
     layout: str | None = None,
+    sample: int | None = None,
 ) -> ImdbRun:
     """Train the IMDB subword model and export it as the run `LOGDIR/imdb`.
 
@@ -113,8 +119,10 @@ def train_imdb(
         logdir: the parent folder, for `tensorboard --logdir`.
         aclimdb: `aclImdb_v1.tar.gz` or its extracted folder; default: tfds.
         data_dir: tfds's data dir.
-        vocab: the subword vocabulary file; built from the training reviews and saved
-            there when missing. Default `default_vocabulary(logdir, vocab_size)`.
+        vocab: a subword vocabulary file to use as it is (a warning says when it looks
+            built for other text); built from the training reviews and saved there when
+            missing. Default `default_vocabulary(logdir, vocab_size)`, reused only when it
+            was built from these reviews for this `vocab_size` (see `subword_encoder`).
         vocab_size: the target size of a vocabulary that is built.
         strategy: "none", "mirrored" or "multiworker" (see `training.strategies`).
         seed: starting weights and shuffles.
@@ -128,6 +136,9 @@ def train_imdb(
         layout: a layout of every token of `final` to add as a projector bookmark:
             "umap", "tsne", "pca" or "none"; default "umap" when umap-learn is installed
             (`pip install "projector-export[layouts]"`), else none.
+        sample: train on this many generated reviews (and test on as many), made up by
+            `training.imdb.sample`, not IMDB: offline, into the run `LOGDIR/imdb-sample`
+            with its own vocabulary `LOGDIR/imdb-sample-vocab<SIZE>.subwords`.
 
     Returns:
         An `ImdbRun`; on a multi-worker run's other workers its `export` is None.
@@ -146,11 +157,20 @@ def train_imdb(
         raise ProjectorExportError(f"`token_dropout={token_dropout}`: use a share from 0 (none) up to below 1, e.g. 0.5")
     if patience is not None and patience < 1:
         raise ProjectorExportError(f"`patience={patience}`: wait at least 1 epoch for a better val_accuracy")
+    check_seed(seed)
+    if sample is not None:
+        if sample < 2:
+            raise ProjectorExportError(f"`sample={sample}`: generate at least 2 reviews, e.g. 5000")
+        if aclimdb is not None or data_dir is not None:
+            raise ProjectorExportError(
+                f"`sample={sample}` generates the reviews; leave out `aclimdb=...` and `data_dir=...`, or the sample"
+            )
     if vocab is None:
         check_vocab_size(vocab_size)
     layouts = final_layouts(layout)  # before the minutes of training: a missing library is said at once
-    run_dir = posixpath.join(os.fspath(logdir), "imdb")
-    check_target(posixpath.join(run_dir, PROJECTOR_SUBFOLDER), RUN)  # likewise a folder it may not write
+    name = "imdb" if sample is None else "imdb-sample"
+    run_dir = posixpath.join(os.fspath(logdir), name)
+    check_run_folder(run_dir)  # likewise a folder the run may not replace
     distribution = make_strategy(strategy)  # first: a multi-worker strategy must precede other TF work
     chief = is_chief(distribution)
     replicas = distribution.num_replicas_in_sync if distribution else 1
@@ -159,14 +179,26 @@ def train_imdb(
         print(f"{_STRATEGY_CLASSES[strategy]}: {plural(replicas, 'replica')}; here {devices}")
 
     # data
-    train, test = load_reviews(aclimdb, data_dir)
-    print(f"{len(train):,} training and {len(test):,} test reviews")
-    vocab_path = vocabulary_file(vocab or default_vocabulary(logdir, vocab_size))
-    encoder = subword_encoder(vocab_path, train.texts, vocab_size, save=chief, live=verbose == 1)
+    if sample is None:
+        train, test = load_reviews(aclimdb, data_dir)
+        print(f"{len(train):,} training and {len(test):,} test reviews")
+    else:
+        train, test = sample_reviews(sample)
+        print(
+            f"GENERATED reviews, not IMDB: {len(train):,} training and {len(test):,} test reviews made up by "
+            "training.imdb.sample (IMDB-like: many weak cues, negation, sarcasm, 2.5% label noise)"
+        )
+    vocab_path = vocabulary_file(vocab or default_vocabulary(logdir, vocab_size, name=name))
+    encoder = subword_encoder(
+        vocab_path, train.texts, vocab_size, given=vocab is not None, save=chief, live=verbose == 1
+    )
     fast = FastEncoder(encoder)  # one for both splits: each distinct token is split once
     train_tokens = encode_reviews(fast, train, "training", verbose=verbose)
     test_tokens = encode_reviews(fast, test, "test", verbose=verbose)
     counts = np.bincount(train_tokens.ids, minlength=encoder.vocab_size)
+    if vocab is not None:
+        text_bytes = sum(len(text.encode("utf-8")) for text in train.texts)
+        check_given_vocabulary(vocab_path, encoder, vocab_size, byte_tokens=int(counts[-256:].sum()), text_bytes=text_bytes)
     # Choosing the epoch on the test reviews would be peeking: a held-out share of the
     # training reviews chooses it, and the test reviews are scored once, at the end.
     fit_tokens, held_out = hold_out(train_tokens, validation_split, seed)
@@ -184,9 +216,58 @@ def train_imdb(
         model = build_model(encoder.vocab_size)
         compile_model(model, learning_rate)
 
-    # fit
-    write_dir = run_dir if chief else tempfile.mkdtemp(prefix="imdb-worker-")
-    remove_earlier_logs(write_dir, ("train", "validation", "test"))
+    # fit, test and export, into the run folder as one unit (see training.runs)
+    with training_run(run_dir) if chief else _worker_folder(run_dir) as stage:
+        result = _fit_test_export(
+            stage, model, encoder, counts, train_data, validation_data, test_data,
+            epochs=epochs, batch_size=batch_size, patience=patience, distribution=distribution, chief=chief,
+            layouts=layouts, verbose=verbose, test_reviews=len(test_tokens),
+        )
+    export, ctrl_c = result.export, result.ctrl_c
+    if ctrl_c.pressed:
+        print(
+            f"\ninterrupted after {plural(len(result.history.get('val_accuracy', [])), 'epoch')}: {run_dir} holds the "
+            f"model as trained so far"
+            + (f" ({plural(len(export.tensors), 'projector tensor')} and its logs)" if export else "")
+        )
+        raise KeyboardInterrupt
+    return ImdbRun(
+        run_dir=run_dir,
+        projector_dir=posixpath.join(run_dir, PROJECTOR_SUBFOLDER),
+        vocab_path=vocab_path,
+        vocab_size=encoder.vocab_size,
+        val_accuracy=tuple(float(value) for value in result.history["val_accuracy"]),
+        best_epoch=result.best_epoch,
+        test_accuracy=result.scores["accuracy"],
+        test_loss=result.scores["loss"],
+        held_out=len(held_out),
+        replicas=replicas,
+        fit_seconds=result.fit_seconds,
+        export=stage.final(export) if chief else None,
+        layouts=layouts,
+        model=model,
+    )
+
+
+@dataclass(frozen=True)
+class _Fitted:
+    history: dict
+    best_epoch: int
+    scores: dict | None
+    fit_seconds: float
+    export: ExportResult | None
+    ctrl_c: CtrlC
+
+
+def _fit_test_export(
+    stage, model, encoder, counts, train_data, validation_data, test_data, *,
+    epochs, batch_size, patience, distribution, chief, layouts, verbose, test_reviews,
+) -> _Fitted:
+    """Fit, choose the epoch, score the test reviews once and export, into `stage`.
+
+    Ctrl-C during the fit (after an epoch), the test scoring or the layout stops that step
+    and skips the optional ones left (see `training.runs`).
+    """
     snapshots = Snapshots(
         embedding_vectors, metadata=lambda model: token_metadata(encoder, counts, token_sentiment(model))
     )
@@ -197,87 +278,104 @@ def train_imdb(
     callbacks = [
         snapshots,
         EpochLine("val_accuracy"),
-        keras.callbacks.TensorBoard(log_dir=write_dir, histogram_freq=1),
+        keras.callbacks.TensorBoard(log_dir=stage.path, histogram_freq=1),
         best,
     ]
     if verbose == 1:
         callbacks.append(ProgressBar("step"))
-    # Beside Keras's train/, not above it: see projector_export.ProjectorCallback.
-    projector_dir = posixpath.join(write_dir, PROJECTOR_SUBFOLDER)
     steps_per_epoch = len(train_data)
     print(
         f"Training {model.name} ({plural(epochs, 'epoch')}, batch {batch_size}, {encoder.vocab_size:,} tokens) "
-        f"into {run_dir}"
+        f"into {stage.target}"
     )
+    ctrl_c = CtrlC()
     start = time.perf_counter()
-    try:
-        history = fit(
-            model,
-            train_data,
-            validation_data=validation_data,
-            epochs=epochs,
-            callbacks=callbacks,
-            strategy=distribution,
-            steps_per_call=STEPS_PER_CALL,
-        )
-    except KeyboardInterrupt:
-        # Ctrl-C: keep the epochs done so far.
-        if chief and snapshots.taken:
-            export = export_imdb(
-                projector_dir, snapshots.taken, best_epoch(best), steps_per_epoch=steps_per_epoch, epochs=epochs
-            )
-            print(
-                f"\ninterrupted after {plural(len(snapshots.taken), 'epoch')}: {projector_dir} holds the "
-                f"embedding so far ({plural(len(export.tensors), 'tensor')})"
-            )
-        raise
+    ctrl_c.run(
+        lambda: fit(
+            model, train_data, validation_data=validation_data, epochs=epochs, callbacks=callbacks,
+            strategy=distribution, steps_per_call=STEPS_PER_CALL,
+        ),
+        keep=lambda: bool(snapshots.taken),
+    )
     fit_seconds = time.perf_counter() - start
-    chosen = best_epoch(best)
+    chosen = best_epoch(best) if snapshots.taken else 0
     if best.stopped_epoch:
         print(f"stopped after epoch {best.stopped_epoch + 1}: no better val_accuracy in the last {patience}")
 
     # test, once, with the best epoch's weights (restored by `best`)
-    scores = evaluate(model, test_data, strategy=distribution)
-    print(
-        f"test_accuracy {scores['accuracy']:.4f}, test_loss {scores['loss']:.4f}: the {len(test_tokens):,} test "
-        f"reviews, with the weights of epoch {chosen} (the best val_accuracy, {best.best:.4f})",
-        flush=True,
-    )
-    if chief:
-        log_test_scores(write_dir, scores, chosen)
+    def score():
+        print(f"scoring the {test_reviews:,} test reviews with the weights of epoch {chosen}", flush=True)
+        return evaluate(model, test_data, strategy=distribution)
 
-    # export
-    if chief and layouts:
+    scores = ctrl_c.run(score)
+    if scores is not None:
         print(
-            f"laying out the {encoder.vocab_size:,} tokens of final ({layouts[0].method}) for the projector's Bookmarks",
+            f"test_accuracy {scores['accuracy']:.4f}, test_loss {scores['loss']:.4f}: the {test_reviews:,} test "
+            f"reviews, with the weights of epoch {chosen} (the best val_accuracy, {best.best:.4f})",
             flush=True,
         )
-    start = time.perf_counter()
-    export = export_imdb(
-        projector_dir, snapshots.taken, chosen, steps_per_epoch=steps_per_epoch, epochs=epochs,
-        layouts=layouts if chief else (),
-    )
-    if chief and layouts:
-        print(f"exported in {time.perf_counter() - start:.0f} s", flush=True)
-    if not chief:
-        tf.io.gfile.rmtree(write_dir)
-        export = None
-    return ImdbRun(
-        run_dir=run_dir,
-        projector_dir=posixpath.join(run_dir, PROJECTOR_SUBFOLDER),
-        vocab_path=vocab_path,
-        vocab_size=encoder.vocab_size,
-        val_accuracy=tuple(float(value) for value in history.history["val_accuracy"]),
-        best_epoch=chosen,
-        test_accuracy=scores["accuracy"],
-        test_loss=scores["loss"],
-        held_out=len(held_out),
-        replicas=replicas,
-        fit_seconds=fit_seconds,
-        export=export,
-        layouts=layouts,
-        model=model,
-    )
+        if chief:
+            log_test_scores(stage, scores, chosen)
+
+    # export
+    export = None
+    if chief:
+        projector_dir = stage.join(PROJECTOR_SUBFOLDER)
+
+        def write(with_layouts):
+            if with_layouts:
+                print(
+                    f"laying out the {encoder.vocab_size:,} tokens of final ({with_layouts[0].method}) for the "
+                    "projector's Bookmarks",
+                    flush=True,
+                )
+            return export_imdb(
+                projector_dir, snapshots.taken, chosen, steps_per_epoch=steps_per_epoch, epochs=epochs,
+                layouts=with_layouts,
+            )
+
+        start = time.perf_counter()
+        export = ctrl_c.run(lambda: write(layouts)) if layouts else None
+        if export is not None:
+            print(f"exported in {time.perf_counter() - start:.0f} s", flush=True)
+        else:  # no layout asked for, or Ctrl-C during it: the run without one
+            export = write(())
+    return _Fitted(model.history.history, chosen, scores, fit_seconds, export, ctrl_c)
+
+
+@contextlib.contextmanager
+def _worker_folder(run_dir: str):
+    """A multi-worker run's other workers write their logs into a folder of their own, then drop it."""
+    folder = tempfile.mkdtemp(prefix="imdb-worker-")
+    try:
+        yield _Scratch(folder, run_dir)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class _Scratch:
+    """A worker's own temporary folder, used as a stage that is never swapped in (for `run_dir`, the chief's)."""
+
+    path: str
+    target: str
+
+    def join(self, name: str) -> str:
+        return posixpath.join(self.path, name)
+
+    def final(self, value):
+        return value
+
+
+def sample_reviews(count: int) -> tuple[Reviews, Reviews]:
+    """`count` generated training reviews and as many test reviews (see `training.imdb.sample`):
+    the same for every run, as a dataset is; the test split reviews other movies."""
+    from training.imdb.sample import CorpusSettings, corpus_reviews
+
+    # At most 1,000 words (IMDB's longest have 2,500; 1% of reviews are cut): 4 fewer
+    # batch widths for XLA to compile, a quarter of the first epoch.
+    settings = CorpusSettings(max_words=1_000)
+    return tuple(Reviews(*corpus_reviews(count, seed=0, split=split, settings=settings)) for split in ("train", "test"))
 
 
 def token_metadata(
@@ -293,15 +391,16 @@ def token_metadata(
 
 
 def final_layouts(layout: str | None) -> tuple[Layout, ...]:
-    """The layouts to compute for `final` (see `train_imdb`'s `layout`)."""
+    """The layouts to compute for `final` (see `train_imdb`'s `layout`); a click on one
+    colours the tokens by sentiment and labels them by token."""
     if layout is None:
         if installed("umap"):
-            return (Layout("umap"),)
+            return (Layout("umap", **_VIEW),)
         print(f"(no UMAP of every token in the projector's Bookmarks: {INSTALL} adds one)")
         return ()
     if layout == "none":
         return ()
-    chosen = Layout(layout)
+    chosen = Layout(layout, **_VIEW)
     if not installed(layout):
         raise ProjectorExportError(f"`layout={layout}` needs a library that is not installed: {INSTALL}")
     return (chosen,)
@@ -312,11 +411,11 @@ def best_epoch(best: keras.callbacks.EarlyStopping) -> int:
     return best.best_epoch + 1
 
 
-def log_test_scores(run_dir: str, scores: dict[str, float], epoch: int) -> None:
+def log_test_scores(stage, scores: dict[str, float], epoch: int) -> None:
     """`test_accuracy` and `test_loss` as TensorBoard scalars in `RUN/test/`, beside Keras's
     `train/` and `validation/`, at the step of the epoch whose weights were scored (Keras's
     callback logs epoch `e` at step `e - 1`), so they sit on that epoch of the curves."""
-    writer = tf.summary.create_file_writer(posixpath.join(run_dir, "test"))
+    writer = tf.summary.create_file_writer(stage.join("test"))
     with writer.as_default():
         for name in ("accuracy", "loss"):
             tf.summary.scalar(f"test_{name}", scores[name], step=epoch - 1)

@@ -1,4 +1,9 @@
-"""An offline IMDB stand-in that behaves like real reviews: a model can overfit it.
+"""Generated reviews that behave like IMDB's: `projector-train imdb --sample`, the tests and benchmarks.
+
+Nothing here is IMDB: the reviews are made up, word by word, from the settings below. They
+let `projector-train imdb --sample` show the whole pipeline without downloading anything,
+and the benchmarks measure accuracy where IMDB cannot be downloaded. numpy only: no
+TensorFlow.
 
 `tests/reviews.py` writes reviews that any model separates perfectly (a few strong words);
 on them no model overfits and no choice of epoch, learning rate or averaging matters. Real
