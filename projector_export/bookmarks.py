@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import math
+import reprlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,6 +41,17 @@ PAGE_POINTS = 100_000
 PCA_COMPONENTS = 10
 # Where our bookmarks record what made them; the page ignores unknown fields.
 ORIGIN_FIELD = "projectorExport"
+# What projector-export reads of a bookmarks file, so that parsing one takes at most about 1 GB of
+# memory whatever it holds: a parsed JSON value takes up to 100 bytes (a short string under a key
+# of its own), an array or object up to 200. A state of our own of 100,000 points (the most the page
+# loads) takes about 30 MB, 2,700,000 values and 100,000 objects (one a point), nested 4 deep (array,
+# state, projections, point): a file holds three such states, or any number of smaller ones.
+MAX_BOOKMARKS_BYTES = 256 << 20
+MAX_JSON_VALUES = 10_000_000
+MAX_JSON_CONTAINERS = 1_000_000
+MAX_JSON_DEPTH = 32
+# Problems listed for one bookmarks file; the rest are counted.
+MAX_LISTED_PROBLEMS = 20
 
 # Fields `loadState` reads without a default: a bookmark lacking one does not load.
 REQUIRED_FIELDS = {
@@ -158,15 +170,89 @@ def _projections_text(bookmark: Bookmark) -> str:
     )
 
 
-def read_states(data: bytes, path: str) -> list[dict]:
-    """Parse a bookmarks file; raises `ProjectorExportError` naming `path` when it is not a JSON array."""
+def read_states(data: bytes, path: str) -> list:
+    """Parse a bookmarks file as a JSON array, within bounds that the projector's own files keep.
+
+    Refused before parsing: more than `MAX_BOOKMARKS_BYTES`, `MAX_JSON_VALUES` or
+    `MAX_JSON_CONTAINERS`; while parsing: nesting deeper than `MAX_JSON_DEPTH`,
+    and numbers that JavaScript's `JSON.parse` does not read as finite numbers
+    (NaN, Infinity, 1e999, an integer of 400 digits). So a hostile file costs an
+    error, not the memory, stack or time of its reader.
+
+    Raises:
+        ProjectorExportError: naming `path` and what is wrong with the file.
+    """
+    if len(data) > MAX_BOOKMARKS_BYTES:
+        raise ProjectorExportError(
+            f"{path} is {len(data):,} bytes, more than the {MAX_BOOKMARKS_BYTES >> 20} MB projector-export reads "
+            "(a bookmark of 100,000 points takes about 30 MB)"
+        )
+    # Upper bounds of what parsing would create, so that a file's memory stays near 1 GB whatever it
+    # holds: every value but a container's first follows a comma or a colon.
+    containers = data.count(b"[") + data.count(b"{")
+    values = data.count(b",") + data.count(b":") + containers + 1
+    if containers > MAX_JSON_CONTAINERS or values > MAX_JSON_VALUES:
+        raise ProjectorExportError(
+            f"{path} holds up to {values:,} JSON values in {containers:,} arrays and objects, more than the "
+            f"{MAX_JSON_VALUES:,} in {MAX_JSON_CONTAINERS:,} projector-export reads (a bookmark of "
+            f"{PAGE_POINTS:,} points holds about 2,700,000 in {PAGE_POINTS:,})"
+        )
     try:
-        states = json.loads(data.decode("utf-8"))
+        states = json.loads(
+            data.decode("utf-8"), parse_int=_js_int, parse_float=_js_float, parse_constant=_not_json
+        )
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ProjectorExportError(f"{path} is not JSON ({error}); fix or delete it") from None
+        raise ProjectorExportError(f"{path} is not JSON ({error})") from None
+    except _Unreadable as error:
+        raise ProjectorExportError(f"{path} {error}") from None
+    except RecursionError:  # Python's parser stops near 1,000 levels
+        raise _too_deep(path) from None
+    if _depth(states) > MAX_JSON_DEPTH:
+        raise _too_deep(path)
     if not isinstance(states, list):
         raise ProjectorExportError(f"{path} holds a JSON {type(states).__name__}, not an array of bookmarks")
     return states
+
+
+def _too_deep(path: str) -> ProjectorExportError:
+    return ProjectorExportError(f"{path} nests JSON deeper than the {MAX_JSON_DEPTH} levels projector-export reads")
+
+
+class _Unreadable(Exception):
+    """A value `JSON.parse` would not give back as a finite number."""
+
+
+def _js_int(text: str) -> int:
+    if math.isinf(float(text)):  # float() of any length, where int() stops at 4,300 digits
+        raise _Unreadable(f"holds a number of {len(text.lstrip('-')):,} digits, beyond JavaScript's numbers")
+    return int(text)
+
+
+def _js_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise _Unreadable(f"holds the number {text[:40]}, beyond JavaScript's numbers")
+    return value
+
+
+def _not_json(text: str) -> None:
+    raise _Unreadable(f"holds {text}, which is not JSON: the projector's JSON.parse refuses the whole file")
+
+
+def _depth(value: Any) -> int:
+    """How deep arrays and objects nest in `value` (a number or string: 0), without recursion."""
+    deepest, pending = 0, [(value, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, dict):
+            value = value.values()
+        elif not isinstance(value, list):
+            continue
+        deepest = max(deepest, depth)
+        if deepest > MAX_JSON_DEPTH:
+            break
+        pending.extend((item, depth + 1) for item in value if isinstance(item, (list, dict)))
+    return deepest
 
 
 def merge_states(existing: Sequence[dict], new: dict[tuple[str, int], str]) -> str:
@@ -188,8 +274,11 @@ def merge_states(existing: Sequence[dict], new: dict[tuple[str, int], str]) -> s
 def origin_key(state: Any) -> tuple[str, int] | None:
     """(method, dims) of a bookmark projector-export wrote, None for any other."""
     origin = state.get(ORIGIN_FIELD) if isinstance(state, dict) else None
-    if isinstance(origin, dict) and "method" in origin and "dims" in origin:
-        return origin["method"], origin["dims"]
+    if not isinstance(origin, dict):
+        return None
+    method, dims = origin.get("method"), origin.get("dims")
+    if isinstance(method, str) and isinstance(dims, int) and not isinstance(dims, bool):
+        return method, dims
     return None
 
 
@@ -300,7 +389,8 @@ def check_states(states: Any, rows: int, options: set[str] | None = None) -> tup
         options: the "Color by" entries the page offers (`colour_options`), if known.
 
     Returns:
-        (problems as (message, fix) pairs, notes).
+        (problems as (message, fix) pairs, notes): at most `MAX_LISTED_PROBLEMS`
+        of each, then one problem counting the problems not listed.
     """
     fix = "rewrite it with `projector-export layout RUN --method ...` or `projector-export clusters RUN` (or fix the file by hand)"
     if not isinstance(states, list):
@@ -308,10 +398,20 @@ def check_states(states: Any, rows: int, options: set[str] | None = None) -> tup
     points = min(rows, PAGE_POINTS)
     problems: list[tuple[str, str]] = []
     notes: list[str] = []
+    unlisted = 0
+
+    def add(problem: tuple[str, str]) -> None:
+        nonlocal unlisted
+        if len(problems) < MAX_LISTED_PROBLEMS:
+            problems.append(problem)
+        else:
+            unlisted += 1
+
     for index, state in enumerate(states):
-        name = f"bookmark {index}" + (f" ({state.get('label')!r})" if isinstance(state, dict) and state.get("label") else "")
+        label = state.get("label") if isinstance(state, dict) else None
+        name = f"bookmark {index}" + (f" ({reprlib.repr(label)})" if label else "")
         if not isinstance(state, dict):
-            problems.append((f"{name} is a JSON {type(state).__name__}, not an object", fix))
+            add((f"{name} is a JSON {type(state).__name__}, not an object", fix))
             continue
         missing = [key for key in REQUIRED_FIELDS if key not in state]
         wrong = [
@@ -324,17 +424,17 @@ def check_states(states: Any, rows: int, options: set[str] | None = None) -> tup
                 parts.append("lacks " + ", ".join(missing))
             if wrong:
                 parts.append("has the wrong type in " + ", ".join(wrong))
-            problems.append(
+            add(
                 (f"{name} {' and '.join(parts)}; the projector's loader throws on it and shows nothing", fix)
             )
             continue
         view = state["selectedProjection"]
         if view not in VIEWS:
-            problems.append((f"{name} selects projection {view!r}; the projector knows {', '.join(VIEWS)}", fix))
+            add((f"{name} selects projection {reprlib.repr(view)}; the projector knows {', '.join(VIEWS)}", fix))
             continue
         projections = state["projections"]
         if len(projections) != points:
-            problems.append(
+            add(
                 (
                     f"{name} has {len(projections):,} projections but the page loads {points:,} points; "
                     "it needs one per point, in row order",
@@ -344,12 +444,13 @@ def check_states(states: Any, rows: int, options: set[str] | None = None) -> tup
             continue
         needed = _needed_keys(state)
         if needed is None:
-            problems.append((f"{name}: pcaComponentDimensions {state['pcaComponentDimensions']} are not indices", fix))
+            dimensions = reprlib.repr(state["pcaComponentDimensions"])
+            add((f"{name}: pcaComponentDimensions {dimensions} are not indices", fix))
             continue
         bad = _first_bad_point(projections, needed)
         if bad is not None:
             row, key = bad
-            problems.append(
+            add(
                 (
                     f"{name}, point {row}: no number under {key!r}, which the {view!r} view of this "
                     "bookmark draws; the point is not drawn",
@@ -358,7 +459,7 @@ def check_states(states: Any, rows: int, options: set[str] | None = None) -> tup
             )
             continue
         if view != "pca" and _first_bad_point(projections, ["pca-0", "pca-1"]) is not None:
-            problems.append(
+            add(
                 (
                     f"{name} stores no pca-* values; after it is clicked the PCA tab draws nothing "
                     "(a bookmark replaces every point's projections)",
@@ -369,21 +470,19 @@ def check_states(states: Any, rows: int, options: set[str] | None = None) -> tup
         outside = next((p for p in selected if not isinstance(p, int) or isinstance(p, bool) or not 0 <= p < points),
                        None) if selected else None
         if outside is not None:
-            problems.append(
-                (f"{name} selects point {outside!r}, but the page's points are numbered 0 to {points - 1:,}; "
-                 "the selection fails", fix)
-            )
+            add((f"{name} selects point {reprlib.repr(outside)}, but the page's points are numbered 0 to "
+                 f"{points - 1:,}; the selection fails", fix))
         colour = state.get("selectedColorOptionName")
         if options is not None and isinstance(colour, str) and colour not in options:
-            problems.append(
-                (f"{name} colours by {colour!r}, which the page's Color by menu does not offer (not a column, or "
-                 "text of more than 50 values): a click leaves the colours as they were", fix)
-            )
-        if view == "tsne":
+            add((f"{name} colours by {reprlib.repr(colour)}, which the page's Color by menu does not offer (not a "
+                 "column, or text of more than 50 values): a click leaves the colours as they were", fix))
+        if view == "tsne" and len(notes) < MAX_LISTED_PROBLEMS:
             notes.append(
                 f"{name} selects t-SNE: the projector restarts t-SNE from its coordinates on a sample of "
                 "10,000 points, so the stored layout does not stay"
             )
+    if unlisted:
+        problems.append((f"and {unlisted:,} more problems in its {len(states):,} bookmarks, not listed", fix))
     return problems, notes
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import numbers
 import posixpath
 from dataclasses import replace
 from typing import Any
@@ -12,6 +13,7 @@ import numpy as np
 
 from projector_export.arrays import per_point_rows
 from projector_export.checkpoint import safe_tensor_name
+from projector_export.errors import ProjectorExportError
 from projector_export.export import Embedding, export_embeddings
 from projector_export.files.staging import RUN, check_target
 
@@ -49,6 +51,11 @@ class ProjectorCallback(keras.callbacks.Callback):
         sprite: per-point images or colours, for layers with that many rows.
         subfolder: the projector run's folder inside `log_dir`.
 
+    Raises:
+        ProjectorExportError: when training begins, before the first epoch, if
+            `metadata` or `sprite` fits no exported layer's rows, a layer of
+            `layers` is missing, or `log_dir` may not be written.
+
     Example:
 
     ```python
@@ -77,8 +84,12 @@ class ProjectorCallback(keras.callbacks.Callback):
         subfolder: str = PROJECTOR_SUBFOLDER,
     ):
         super().__init__()
-        if every_n_epochs < 1:
-            raise ValueError(f"every_n_epochs must be at least 1, not {every_n_epochs}")
+        if not (isinstance(every_n_epochs, numbers.Integral) and not isinstance(every_n_epochs, bool)
+                and every_n_epochs >= 1):
+            raise ProjectorExportError(
+                f"`every_n_epochs={every_n_epochs!r}`: ProjectorCallback's every_n_epochs must be an integer "
+                "of at least 1"
+            )
         self.log_dir = str(log_dir)
         self.run_dir = posixpath.join(self.log_dir, subfolder)
         self.metadata = metadata
@@ -90,7 +101,17 @@ class ProjectorCallback(keras.callbacks.Callback):
         self._last_saved: int | None = None
 
     def on_train_begin(self, logs=None):
-        check_target(self.run_dir, RUN)  # a folder it may not write is refused now, not after the first epoch
+        # What would fail or be left out after the first epoch is refused now: a folder it may not
+        # write, a layer that is not there, labels or images that fit no layer.
+        check_target(self.run_dir, RUN)
+        layers = self._layers()
+        for what, value in (("metadata", self.metadata), ("sprite", self.sprite)):
+            if value is not None and not any(per_point_rows(value) == layer.input_dim for layer in layers):
+                sizes = ", ".join(f"{layer.name} has {layer.input_dim:,}" for layer in layers)
+                raise ProjectorExportError(
+                    f"`{what}` covers {per_point_rows(value):,} points, but no Embedding layer has as many rows "
+                    f"({sizes}); give one per row of a layer"
+                )
         self.snapshots = []
         self._last_seen = self._last_saved = None
 
@@ -104,15 +125,23 @@ class ProjectorCallback(keras.callbacks.Callback):
         if self._last_seen is not None and self._last_seen != self._last_saved:
             self._snapshot(self._last_seen)
 
-    def _snapshot(self, epoch: int) -> None:
+    def _layers(self) -> list[keras.layers.Embedding]:
+        """The Embedding layers to export: all, or those named by `layers`."""
         layers = embedding_layers(self.model)
         if self.layers is not None:
             missing = set(self.layers) - {layer.name for layer in layers}
             if missing:
-                raise ValueError(f"no Embedding layer named {sorted(missing)}; the model has {[l.name for l in layers]}")
+                raise ProjectorExportError(
+                    f"`layers={self.layers!r}`: the model has no Embedding layer named "
+                    f"{', '.join(map(repr, sorted(missing)))}; it has: {', '.join(l.name for l in layers) or 'none'}"
+                )
             layers = [layer for layer in layers if layer.name in self.layers]
         if not layers:
-            raise ValueError("the model has no Embedding layer to export")
+            raise ProjectorExportError("the model has no Embedding layer for ProjectorCallback to export")
+        return layers
+
+    def _snapshot(self, epoch: int) -> None:
+        layers = self._layers()
         latest = []
         for layer in layers:
             vectors = np.array(layer.embeddings.numpy(), copy=True)

@@ -80,25 +80,21 @@ def check_assets(run, name, embedding, config_dir, rows, problems, notes) -> Non
 
 def _check_bookmarks(run, name, relative, config_dir, rows, problems, notes, options=None) -> None:
     """The bookmarks file as the projector's loader reads it (see `bookmarks.check_states`)."""
-    import json
-
-    from projector_export.bookmarks import check_states
+    from projector_export.bookmarks import check_states, read_states
 
     data = _read_asset(run, name, relative, config_dir, "bookmarks file", problems)
     if data is None:
         return
     try:
-        states = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        problems.append(
-            Problem(
-                run,
-                name,
-                f"bookmarks {relative!r} is not JSON ({error}), so the Bookmarks tray stays empty",
-                "rewrite it with `projector-export layout RUN --method ...`, or delete it and its bookmarks_path line",
-            )
-        )
+        states = read_states(data, repr(relative))
+    except ProjectorExportError as error:
+        problems.append(Problem(
+            run, name, f"bookmarks {error}",
+            f"{REEXPORT}, which leaves it out (with a warning); or fix it by hand; or delete it and add "
+            "layouts again with `projector-export layout RUN --method ...`",
+        ))
         return
+    del data  # up to 256 MB, not needed beside the parsed states
     found, remarks = check_states(states, rows, options)
     problems.extend(Problem(run, name, f"bookmarks {relative!r}: {message}", fix) for message, fix in found)
     notes.extend(f"run {run!r}, tensor {name!r}: {remark}" for remark in remarks)

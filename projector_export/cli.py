@@ -135,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     make_record = logging.getLogRecordFactory()
     logging.setLogRecordFactory(functools.partial(_reworded_record, make_record))
     try:
+        _refuse_undecodable(args)
         return args.handler(args)
     except (ProjectorExportError, OSError) as error:
         # What the user can fix (bad input, a broken run, a full disk): one line, exit 1.
@@ -151,6 +152,12 @@ def main(argv: list[str] | None = None) -> int:
 _FLAGS = {
     "max_rows": "--max-rows", "tensor": "--tensor", "metadata": "--metadata", "name": "--name", "k": "-k",
     "overwrite": "--force", "out": "--out",
+    "method": "--method", "dims": "--dims", "seed": "--seed", "n_neighbors": "--neighbors",
+    "min_dist": "--min-dist", "perplexity": "--perplexity", "metric": "--metric",
+}
+# Arguments that name what TensorBoard shows, by what they are.
+_NAMES = {
+    "logdir": "log dir", "run": "run name", "run_dir": "run folder", "tensor": "tensor name", "name": "tensor name",
 }
 
 
@@ -167,6 +174,23 @@ def _reworded_record(make_record, name, *args, **kwargs) -> logging.LogRecord:
         record.msg, record.args = _flags(record.getMessage()), None
         Progress.end_line()
     return record
+
+
+def _refuse_undecodable(args: argparse.Namespace) -> None:
+    """Refuse names holding bytes that are not UTF-8 (Python keeps them as surrogates, `\\udcff`):
+    TensorBoard shows run and tensor names as UTF-8 text, and tf.io.gfile opens only UTF-8 paths."""
+    from projector_export.errors import ProjectorExportError
+
+    for dest, what in _NAMES.items():
+        value = getattr(args, dest, None)
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ProjectorExportError(
+                    f"the {what} {os.fsencode(value)!r} is not UTF-8 text; TensorBoard names runs and tensors "
+                    "in UTF-8: choose a name in UTF-8"
+                ) from None
 
 
 def _one_line(error: Exception) -> str:
@@ -230,7 +254,7 @@ def _layout(args: argparse.Namespace) -> int:
     print(f"bookmarks: {result.bookmarks_path}")
     if result.coordinates_path:
         print(f"coordinates with metadata: {result.coordinates_path}")
-    print(f"open it with: tensorboard --logdir {posixpath.dirname(result.run_dir.rstrip('/'))}"
+    print(f"open it with: tensorboard --logdir {posixpath.dirname(result.run_dir.rstrip('/')) or '.'}"
           "   (Projector tab: Bookmarks, bottom right; click the bookmark)")
     return 0
 

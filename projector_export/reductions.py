@@ -10,10 +10,14 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import io
+import logging
+import math
+import numbers
 import re
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -31,6 +35,8 @@ _DEFAULT_DIMS = {"umap": 3, "tsne": 2, "pca": 3}  # the page's UMAP and PCA are 
 _SPHEREIZE_DIMS = 50
 
 Progress = Callable[[str], None]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -72,23 +78,45 @@ class Layout:
     label_by: str | None = None
 
     def __post_init__(self):
-        if self.method not in METHODS:
-            raise ProjectorExportError(f"layout method {self.method!r} is not one of {', '.join(METHODS)}")
+        self._check("method", self.method in METHODS, f"one of {', '.join(METHODS)}")
         if self.dims is None:
             object.__setattr__(self, "dims", _DEFAULT_DIMS[self.method])
-        if self.dims not in (2, 3):
-            raise ProjectorExportError(f"layout dims must be 2 or 3, not {self.dims!r}")
-        if not (isinstance(self.n_neighbors, int) and self.n_neighbors >= 2):
-            raise ProjectorExportError(f"n_neighbors must be an integer of at least 2, not {self.n_neighbors!r}")
-        if not 0 <= self.min_dist <= 1:
-            raise ProjectorExportError(f"min_dist must lie between 0 and 1, not {self.min_dist!r}")
-        if not self.perplexity > 0:
-            raise ProjectorExportError(f"perplexity must be positive, not {self.perplexity!r}")
-        if self.metric not in ("cosine", "euclidean"):
-            raise ProjectorExportError(f"metric must be 'cosine' or 'euclidean', not {self.metric!r}")
+        self._check("dims", _integer(self.dims) and self.dims in (2, 3), "2 or 3")
+        self._check(
+            "seed", self.seed is None or (_integer(self.seed) and 0 <= self.seed <= _MAX_SEED),
+            f"an integer from 0 to {_MAX_SEED:,} (numpy's seeds)",
+        )
+        self._check("n_neighbors", _integer(self.n_neighbors) and self.n_neighbors >= 2,
+                    "an integer of at least 2 (UMAP's neighbourhood size)")
+        self._check("min_dist", _real(self.min_dist) and 0 <= self.min_dist <= 1,
+                    "a number from 0 to 1 (UMAP's minimum distance)")
+        # a perplexity is an effective number of neighbours: below 1 it has no meaning, and openTSNE
+        # looks up int(3 * perplexity) neighbours, none below 1/3
+        self._check("perplexity", _real(self.perplexity) and 1 <= self.perplexity < math.inf,
+                    "a finite number of at least 1 (t-SNE's perplexity)")
+        self._check("metric", self.metric in ("cosine", "euclidean"), "'cosine' or 'euclidean'")
         for name in ("color_by", "label_by"):
-            if not isinstance(getattr(self, name), (str, type(None))):
-                raise ProjectorExportError(f"{name} must be a metadata column's name, not {getattr(self, name)!r}")
+            self._check(name, isinstance(getattr(self, name), (str, type(None))), "a metadata column's name")
+        # numpy's numbers as Python's, so that the bookmark's JSON can hold them
+        for name, kind in (("dims", int), ("seed", int), ("n_neighbors", int), ("min_dist", float),
+                           ("perplexity", float)):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, kind(getattr(self, name)))
+
+    def _check(self, name: str, accepted: bool, accepts: str) -> None:
+        if not accepted:
+            raise ProjectorExportError(f"`{name}={getattr(self, name)!r}`: a layout's {name} must be {accepts}")
+
+
+_MAX_SEED = 2**32 - 1  # numpy.random.RandomState, which umap-learn and openTSNE seed, takes no more
+
+
+def _integer(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _real(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and not math.isnan(value)
 
 
 def installed(method: str) -> bool:
@@ -126,7 +154,8 @@ def projector_vectors(vectors: np.ndarray) -> np.ndarray:
     if points.shape[1] < _SPHEREIZE_DIMS:
         return points
     points = points - points.mean(axis=0, dtype=np.float64).astype(np.float32)
-    norms = np.linalg.norm(points, axis=1, keepdims=True)
+    # in float64, as the page's JavaScript sums: squares of float32 values over 1e19 overflow float32
+    norms = np.sqrt(np.einsum("ij,ij->i", points, points, dtype=np.float64))[:, None]
     return points / np.where(norms > 0, norms, 1)
 
 
@@ -138,15 +167,36 @@ def projector_pca(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     not centre the vectors (it decomposes X'X / n), so neither do we: the PCA
     tab then shows the same picture after a bookmark was clicked.
     """
-    components = min(PCA_COMPONENTS, points.shape[1])
     x = points.astype(np.float64)
-    eigenvalues, eigenvectors = np.linalg.eigh(x.T @ x / len(x))
-    order = np.argsort(eigenvalues)[::-1]
-    eigenvalues, eigenvectors = np.clip(eigenvalues[order], 0, None), eigenvectors[:, order[:components]]
-    eigenvectors *= np.where(eigenvectors[np.abs(eigenvectors).argmax(axis=0), range(components)] < 0, -1, 1)
+    rows, columns = x.shape
+    components = min(PCA_COMPONENTS, columns)
+    if rows >= columns:
+        eigenvalues, eigenvectors = _eigen(x.T @ x / rows)
+        eigenvectors = eigenvectors[:, :components]
+    else:
+        # Wider than tall: X'X / n (columns x columns) shares its nonzero eigenvalues with
+        # XX' / n (rows x rows), whose eigenvectors u give X'X's as X'u / |X'u|; the cost
+        # then grows with the data's size, not with the square of its columns.
+        eigenvalues, left = _eigen(x @ x.T / rows)
+        eigenvectors = x.T @ left[:, :components]
+        lengths = np.linalg.norm(eigenvectors, axis=0)
+        eigenvectors /= np.where(lengths > 0, lengths, 1)
+    found = eigenvectors.shape[1]  # fewer than `components` when a wide tensor has fewer rows
+    # one sign for each component, whichever way it was found: its largest entry positive
+    eigenvectors *= np.where(eigenvectors[np.abs(eigenvectors).argmax(axis=0), range(found)] < 0, -1, 1)
     total = eigenvalues.sum()
-    share = eigenvalues / total if total > 0 else np.zeros_like(eigenvalues)
-    return (x @ eigenvectors).astype(np.float32), share[:components]
+    share = np.zeros(components)
+    share[:found] = eigenvalues[:found] / total if total > 0 else 0
+    projected = np.zeros((rows, components), dtype=np.float32)  # components beyond the rows: zeros
+    projected[:, :found] = x @ eigenvectors
+    return projected, share
+
+
+def _eigen(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Eigenvalues (largest first, none below 0) and eigenvectors of a symmetric matrix."""
+    eigenvalues, eigenvectors = np.linalg.eigh(matrix)
+    order = np.argsort(eigenvalues)[::-1]
+    return np.clip(eigenvalues[order], 0, None), eigenvectors[:, order]
 
 
 def compute_layout(
@@ -162,11 +212,21 @@ def compute_layout(
             pca = projector_pca(points)[0]
         return np.ascontiguousarray(pca[:, : layout.dims], dtype=np.float32)
     require_libraries(layout)
+    name = METHOD_NAMES[layout.method]
     if len(points) < 4:
         raise ProjectorExportError(
-            f"a {METHOD_NAMES[layout.method]} layout needs at least 4 points, and the tensor has {len(points)}; "
-            "use the pca method"
+            f"a {name} layout needs at least 4 points, and the tensor has {len(points)}; use the pca method"
         )
+    points = _unit_scaled(points)
+    if _all_alike(points, layout.metric):
+        # Nothing to lay out, and openTSNE crashes (SIGSEGV) on it: every point goes to the origin.
+        logger.warning(
+            "all %s points are the same vector%s: the %s layout puts every point at the origin",
+            f"{len(points):,}", " (by cosine distance)" if layout.metric == "cosine" else "", name,
+        )
+        return np.zeros((len(points), layout.dims), dtype=np.float32)
+    if layout.method == "tsne" and layout.metric == "cosine":
+        _refuse_zero_rows(points)
     if layout.method == "umap":
         coordinates = _umap(points, layout, report)
     else:
@@ -174,10 +234,40 @@ def compute_layout(
     coordinates = np.asarray(coordinates, dtype=np.float32)
     if not np.isfinite(coordinates).all():
         raise ProjectorExportError(
-            f"the {METHOD_NAMES[layout.method]} layout came out with non-finite coordinates; "
+            f"the {name} layout came out with non-finite coordinates; "
             "check the vectors for duplicates or zero rows, or try another seed"
         )
     return coordinates
+
+
+def _unit_scaled(points: np.ndarray) -> np.ndarray:
+    """`points` times the power of two that brings the largest magnitude into [0.5, 1), exactly.
+
+    A layout does not depend on the scale of its input, but float32 does: the
+    squared distances of values near 1e30 overflow, of values near 1e-30 vanish.
+    """
+    largest = float(np.abs(points).max())
+    if largest == 0:
+        return points
+    return np.ldexp(points, -np.frexp(largest)[1]).astype(np.float32)
+
+
+def _all_alike(points: np.ndarray, metric: str) -> bool:
+    """Whether every row is the same vector (by cosine distance: the same direction, or all zero)."""
+    if metric == "cosine":
+        norms = np.sqrt(np.einsum("ij,ij->i", points, points, dtype=np.float64)).astype(points.dtype)[:, None]
+        points = points / np.where(norms > 0, norms, 1)
+    return bool((points == points[0]).all())
+
+
+def _refuse_zero_rows(points: np.ndarray) -> None:
+    """openTSNE's cosine distance divides by each row's length: a zero row gives NaN."""
+    zero = np.flatnonzero(~points.any(axis=1))
+    if len(zero):
+        raise ProjectorExportError(
+            f"row {zero[0]} ({len(zero):,} row(s) in all) is all zeros, which has no direction for the cosine "
+            "distance of a t-SNE layout; drop those rows, or use `metric=euclidean`"
+        )
 
 
 def umap_neighbours(layout: Layout, points: int) -> int:
@@ -201,6 +291,8 @@ def _umap(points: np.ndarray, layout: Layout, report: Progress) -> np.ndarray:
     report(f"UMAP of {len(points):,} points: nearest neighbours and graph")
     neighbours = umap_neighbours(layout, len(points))
     known = (None, None, None)  # umap-learn's own search (pynndescent)
+    # umap-learn's spectral start needs more points than dims + 1 (scipy's eigsh raises a TypeError)
+    start = "spectral" if len(points) > layout.dims + 1 else "random"
     if len(points) <= EXACT_NEIGHBOURS_POINTS:
         known = (*nearest_rows(points, neighbours, layout.metric), None)
     model = umap.UMAP(
@@ -209,6 +301,7 @@ def _umap(points: np.ndarray, layout: Layout, report: Progress) -> np.ndarray:
         n_neighbors=neighbours,
         min_dist=layout.min_dist,
         metric=layout.metric,
+        init=start,
         random_state=layout.seed,
         n_jobs=1 if layout.seed is not None else usable_cpus(),
         low_memory=True,

@@ -50,7 +50,14 @@ class RunUpdate:
             self.refuse_if_yours(relative, "bookmarks file")
             return []
         shown_path = posixpath.join(self.run.run_dir, relative)  # as the user knows it, not the staging copy
-        return read_states(read_bytes(path, f"bookmarks file {shown(shown_path)}"), shown_path)
+        try:
+            return read_states(read_bytes(path, f"bookmarks file {shown(shown_path)}"), shown_path)
+        except ProjectorExportError as error:
+            # Refused, not dropped: the file may hold bookmarks a person made.
+            raise ProjectorExportError(
+                f"{error}; new bookmarks would lose the ones in it: fix it by hand, or delete it (or export the "
+                "run again, which leaves it out) and add them again"
+            ) from None
 
     def refuse_if_yours(self, relative: str, what: str) -> None:
         """Refuse to write over a file of the run that the tool wrote but someone changed since

@@ -31,7 +31,9 @@ def validate(logdir: str) -> ValidationReport:
     one projection per point, the keys of the selected view). Every file is read from inside its run folder, and only
     if it is a regular file. Pieces left beside a run by an interrupted export
     are reported with what they hold. A run that cannot be checked is a
-    problem of its own; the others are still checked.
+    problem of its own; the others are still checked. Links are not followed:
+    a link within the log dir is checked where it leads, and a link to a folder
+    above it, a loop TensorBoard walks round and round, is a problem.
 
     Example:
 
@@ -51,7 +53,10 @@ def validate(logdir: str) -> ValidationReport:
         )
         return report
     for folder, subfolders, others in fs.walk(logdir):
-        subfolders[:] = [name for name in subfolders if not _skipped(logdir, folder, name, report)]
+        subfolders[:] = [name for name in subfolders if not staging.LEFTOVER_RE.match(name)]
+        for name, kind in others:
+            if kind == fs.LINK:
+                _check_link(logdir, folder, name, report)
         _check_leftovers(logdir, folder, fs.listdir(folder), report)
         files = [name for name, _ in others]
         if CONFIG_FILENAME not in files:
@@ -76,20 +81,33 @@ def validate(logdir: str) -> ValidationReport:
     return report
 
 
-def _skipped(logdir: str, folder: str, name: str, report: ValidationReport) -> bool:
-    """Whether not to walk into `folder/name`: a leftover of an export, or a link out of the log dir."""
-    import os
+def _check_link(logdir: str, folder: str, name: str, report: ValidationReport) -> None:
+    """Say what TensorBoard, which follows links to folders, makes of the link `folder/name`.
 
-    if staging.LEFTOVER_RE.match(name):
-        return True
+    `fs.walk` follows none: the runs under a link are checked where it leads, if that
+    is in the log dir, once.
+    """
     path = posixpath.join(folder, name)
-    if not is_remote(path) and os.path.islink(path):
-        try:
-            inside(logdir, os.path.abspath(path), "")
-        except ProjectorExportError:
-            report.notes.append(f"{path} is a link to {os.path.realpath(path)}, outside {logdir}: not checked")
-            return True
-    return False
+    if is_remote(path) or not os.path.isdir(path):
+        return
+    target = os.path.realpath(path)
+    try:
+        inside(logdir, os.path.abspath(path), "")
+    except ProjectorExportError:
+        report.notes.append(f"{path} is a link to {target}, outside {logdir}: not checked")
+        return
+    if os.path.commonpath([target, os.path.realpath(folder)]) == target:
+        report.problems.append(Problem(
+            None, None,
+            f"{path} is a link to {target}, a folder above it: TensorBoard follows it round and round "
+            f"({name}/{name}/...) and lists every run under {target} dozens of times",
+            f"remove the link (rm {path})",
+        ))
+    else:
+        report.notes.append(
+            f"{path} is a link to {target}, in {logdir}: its runs are checked there, once "
+            "(TensorBoard lists them twice, also under the link's name)"
+        )
 
 
 def _check_leftovers(logdir: str, folder: str, names: list[str], report: ValidationReport) -> None:
@@ -102,6 +120,11 @@ def _check_leftovers(logdir: str, folder: str, names: list[str], report: Validat
             if not staging.is_locked(folder, target):
                 path = posixpath.join(folder, name)
                 report.notes.append(f"{path} is the lock of an interrupted export; harmless, the next export removes it")
+        elif match and not fs.is_folder(posixpath.join(folder, name)):
+            report.notes.append(
+                f"{posixpath.join(folder, name)} is named like what an interrupted export leaves, but is not a "
+                "folder: projector-export did not write it"
+            )
         elif match and match["target"] not in targets:
             targets.append(match["target"])
     for target in targets:

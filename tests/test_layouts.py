@@ -224,9 +224,9 @@ def test_layout_of_more_rows_than_the_page_loads(tmp_path):
 def test_bad_settings_are_refused_before_anything_is_written(tmp_path, capsys):
     export_embedding(tmp_path / "run", np.eye(5), name="final")
     listing = sorted(os.listdir(tmp_path / "run"))
-    with pytest.raises(ProjectorExportError, match="dims must be 2 or 3"):
+    with pytest.raises(ProjectorExportError, match=r"`dims=4`: a layout.s dims must be 2 or 3"):
         Layout("umap", dims=4)
-    with pytest.raises(ProjectorExportError, match="is not one of umap, tsne, pca"):
+    with pytest.raises(ProjectorExportError, match="must be one of umap, tsne, pca"):
         add_layout(str(tmp_path / "run"), "mds")
     assert main(["layout", str(tmp_path / "run"), "--tensor", "nope", "--method", "pca"]) == 1
     assert "has no tensor 'nope'; it has: final" in capsys.readouterr().err
