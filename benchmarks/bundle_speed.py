@@ -6,7 +6,7 @@ Run from the repository root:
     python benchmarks/bundle_speed.py --process-repeats 1   # quicker
 
 For each float32 matrix it times, in this process with TensorFlow already
-imported, `projector_export.tensor_bundle` (`write_bundle`; `parse_index` +
+imported, `projector_export.format.tensor_bundle` (`write_bundle`; `parse_index` +
 `read_tensor`) against TensorFlow (`tf.raw_ops.SaveV2` over the array's memory,
 as `checkpoint.write_checkpoint` calls it; `tf.train.load_checkpoint(prefix)
 .get_tensor(key)`), best of --repeats; checks that both write the same bytes;
@@ -35,7 +35,7 @@ KEY = "final"
 
 OURS_WRITE = """
 import sys, numpy as np
-from projector_export.tensor_bundle import data_filename, write_bundle
+from projector_export.format.tensor_bundle import data_filename, write_bundle
 prefix = sys.argv[1]
 vectors = np.load(sys.argv[2])
 with open(data_filename(prefix), "wb") as data:
@@ -52,7 +52,7 @@ with tf.device("/cpu:0"):
 """
 OURS_READ = """
 import sys
-from projector_export.tensor_bundle import data_filename, parse_index, read_tensor
+from projector_export.format.tensor_bundle import data_filename, parse_index, read_tensor
 prefix = sys.argv[1]
 with open(prefix + ".index", "rb") as f:
     entry = parse_index(f.read()).entries["final"]
@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import tensorflow as tf
 
-    from projector_export.tensor_bundle import (
+    from projector_export.format.tensor_bundle import (
         data_filename,
         parse_index,
         read_tensor,

@@ -73,7 +73,7 @@ def _run(rows: int, dims: int, baseline_rows: int, workdir: str, skip_memory: bo
     import tensorflow as tf
 
     from projector_export import export_embedding
-    from projector_export.checkpoint import write_checkpoint
+    from projector_export.format.checkpoint import write_checkpoint
     from projector_export.standalone import write_vectors_tsv
 
     matrix = _matrix(rows, dims)

@@ -35,7 +35,7 @@ MEASURE = textwrap.dedent(
     how, path = sys.argv[1], sys.argv[2]
     if how == "json.loads":
         resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
-    from projector_export.bookmarks import check_states, read_states
+    from projector_export.format.bookmarks import check_states, read_states
     from projector_export.errors import ProjectorExportError
     data = open(path, "rb").read()
     before = peak()
@@ -61,7 +61,7 @@ MEASURE = textwrap.dedent(
 def write_files(folder: str) -> dict[str, str]:
     import numpy as np
 
-    from projector_export.bookmarks import Bookmark, state_text
+    from projector_export.format.bookmarks import Bookmark, state_text
 
     rng = np.random.default_rng(0)
     points = 100_000

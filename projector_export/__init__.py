@@ -1,14 +1,20 @@
 """Export embeddings so that TensorBoard's Embedding Projector opens them correctly."""
 
-from projector_export.errors import ProjectorExportError
-from projector_export.export import Embedding, ExportedTensor, ExportResult, export_embedding, export_embeddings
 from projector_export.clusters import ClustersResult, add_clusters
+from projector_export.errors import ProjectorExportError
+from projector_export.export import (
+    Embedding,
+    ExportedTensor,
+    ExportResult,
+    export_embedding,
+    export_embeddings,
+)
+from projector_export.format.metadata import escape_label, unescape_label
+from projector_export.format.sprite import make_sprite
 from projector_export.layout import LayoutResult, add_layout
-from projector_export.reductions import Layout
-from projector_export.metadata import escape_label, unescape_label
 from projector_export.neighbours import Neighbour, nearest_neighbours
-from projector_export.sprite import make_sprite
-from projector_export.validate import Problem, ValidationReport, validate
+from projector_export.reductions import Layout
+from projector_export.validation.logdir import Problem, ValidationReport, validate
 
 __all__ = [
     "ClustersResult",

@@ -12,10 +12,10 @@ import keras
 import numpy as np
 
 from projector_export.arrays import per_point_rows
-from projector_export.checkpoint import safe_tensor_name
 from projector_export.errors import ProjectorExportError
 from projector_export.export import Embedding, export_embeddings
 from projector_export.files.staging import RUN, check_target
+from projector_export.format.checkpoint import safe_tensor_name
 
 logger = logging.getLogger(__name__)
 

@@ -203,7 +203,7 @@ def _one_line(error: Exception) -> str:
 
 def _export(args: argparse.Namespace) -> int:
     from projector_export.files.paths import folder_in
-    from projector_export.sources import export_file
+    from projector_export.inputs.sources import export_file
 
     run_dir = folder_in(args.logdir, args.run)
     with Progress(f"reading {args.input}", delay=2.0, noun="rows") as progress:
@@ -297,7 +297,7 @@ def _parent(run_dir: str) -> str:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from projector_export.validate import validate
+    from projector_export.validation.logdir import validate
 
     report = validate(args.logdir)
     print(report)

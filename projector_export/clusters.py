@@ -36,11 +36,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from projector_export.bookmarks import ORIGIN_FIELD, state_text, view_columns
-from projector_export.cluster_names import ClusterRow, cluster_column, cluster_table, name_clusters, representative_rows
+from projector_export.cluster_names import (
+    ClusterRow,
+    cluster_column,
+    cluster_table,
+    name_clusters,
+    representative_rows,
+)
 from projector_export.clustering import find_clusters, require_libraries
 from projector_export.errors import ProjectorExportError
-from projector_export.metadata import escape_label, parse_metadata
+from projector_export.format.bookmarks import ORIGIN_FIELD, state_text, view_columns
+from projector_export.format.metadata import escape_label, parse_metadata
 from projector_export.reductions import Layout
 
 CLUSTER_COLUMN = "cluster"
@@ -119,7 +125,7 @@ def add_clusters(
             meanwhile; the run is unchanged then.
     """
     from projector_export.files.writing import check_file_target
-    from projector_export.runs import read_run_tensor
+    from projector_export.read import read_run_tensor
 
     require_libraries()
     if not isinstance(bookmarks, int) or isinstance(bookmarks, bool) or bookmarks < 0:
@@ -256,7 +262,7 @@ def _bookmarks_name(name: str) -> str:
 
 
 def _safe(name: str) -> str:
-    from projector_export.checkpoint import safe_tensor_name
+    from projector_export.format.checkpoint import safe_tensor_name
 
     return safe_tensor_name(name)
 

@@ -20,16 +20,31 @@ from typing import Any
 import numpy as np
 
 from projector_export.arrays import as_matrix
-from projector_export.bookmarks import merge_states, origin_key, read_states, state_text, view_columns
-from projector_export.checkpoint import checkpoint_number, name_of_key, write_checkpoint
-from projector_export.config import CONFIG_FILENAME, ConfigEntry, config_text, read_config
 from projector_export.errors import ProjectorExportError
-from projector_export.event_file import event_file_bytes, event_file_name
+from projector_export.filenames import CONFIG_FILENAME
+from projector_export.files.staging import RUN, Stage, staged_folder
+from projector_export.format.bookmarks import (
+    merge_states,
+    origin_key,
+    read_states,
+    state_text,
+    view_columns,
+)
+from projector_export.format.checkpoint import (
+    checkpoint_number,
+    name_of_key,
+    write_checkpoint,
+)
+from projector_export.format.config import ConfigEntry, config_text, read_config
+from projector_export.format.event_file import event_file_bytes, event_file_name
+from projector_export.format.metadata import (
+    MetadataTable,
+    metadata_table,
+    parse_metadata,
+)
+from projector_export.format.sprite import Sprite, make_sprite
 from projector_export.layout import as_layout, bookmarks_filename, layout_bookmark
 from projector_export.reductions import Layout, require_libraries
-from projector_export.metadata import MetadataTable, metadata_table, parse_metadata
-from projector_export.sprite import Sprite, make_sprite
-from projector_export.files.staging import RUN, Stage, staged_folder
 
 logger = logging.getLogger(__name__)
 
@@ -283,7 +298,7 @@ def _old_bookmarks(stage, prepared: list[_Prepared]) -> dict[str, list[dict]]:
     """
     from projector_export.files.paths import inside
     from projector_export.files.reading import read_bytes
-    from projector_export.checkpoint import Checkpoint
+    from projector_export.format.checkpoint import Checkpoint
 
     run_dir = stage.target
     if not stage.exists:

@@ -26,7 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from projector_export.bookmarks import (
+from projector_export.errors import ProjectorExportError
+from projector_export.format.bookmarks import (
     BOOKMARKS_SUFFIX,
     PAGE_POINTS,
     Bookmark,
@@ -34,7 +35,6 @@ from projector_export.bookmarks import (
     state_text,
     view_columns,
 )
-from projector_export.errors import ProjectorExportError
 from projector_export.reductions import (
     METHOD_NAMES,
     METHODS,
@@ -122,8 +122,8 @@ def add_layout(
     ```
     """
     from projector_export.files.writing import check_file_target
-    from projector_export.metadata import parse_metadata
-    from projector_export.runs import read_run_tensor
+    from projector_export.format.metadata import parse_metadata
+    from projector_export.read import read_run_tensor
 
     layout = as_layout(layout)
     require_libraries(layout)

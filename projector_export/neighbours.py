@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from projector_export.errors import ProjectorExportError
-from projector_export.runs import read_run_tensor
+from projector_export.read import read_run_tensor
 
 # The inspector's two distances (vz_projector/vector.ts): `cosDist` is 1 - cosine
 # similarity, `dist` the Euclidean distance. Cosine is its default.

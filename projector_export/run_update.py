@@ -15,15 +15,21 @@ import contextlib
 import posixpath
 from collections.abc import Iterator
 
-from projector_export.bookmarks import read_states
-from projector_export.checkpoint import Checkpoint, checkpoint_number, key_of, renumber_checkpoint
-from projector_export.config import CONFIG_FILENAME, read_config
 from projector_export.errors import ProjectorExportError
+from projector_export.filenames import CONFIG_FILENAME
 from projector_export.files import fs
 from projector_export.files.paths import inside, shown
 from projector_export.files.reading import read_bytes
 from projector_export.files.staging import RUN, Stage, staged_folder
-from projector_export.runs import RunTensor, stored_identity
+from projector_export.format.bookmarks import read_states
+from projector_export.format.checkpoint import (
+    Checkpoint,
+    checkpoint_number,
+    key_of,
+    renumber_checkpoint,
+)
+from projector_export.format.config import read_config
+from projector_export.read import RunTensor, stored_identity
 
 
 class RunUpdate:

@@ -18,12 +18,17 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from projector_export._float_text import NotFiniteError, format_float32_rows
-from projector_export.arrays import float32_rows, not_finite_error, numeric_matrix, usable_cpus
+from projector_export.arrays import (
+    float32_rows,
+    not_finite_error,
+    numeric_matrix,
+    usable_cpus,
+)
+from projector_export.filenames import STANDALONE_CONFIG_FILENAME, VECTORS_FILENAME
 from projector_export.files.reading import read_bytes
-from projector_export.files.records import STANDALONE_CONFIG_FILENAME, VECTORS_FILENAME
 from projector_export.files.staging import STANDALONE, staged_folder
 from projector_export.files.writing import replacing
+from projector_export.format._float_text import NotFiniteError, format_float32_rows
 
 METADATA_FILENAME = "metadata.tsv"
 TENSOR_FILENAME = "tensor.bytes"
@@ -87,7 +92,7 @@ def export_standalone(
     print(result.vectors_path, result.shape)  # .../standalone/demo/vectors.tsv (3, 3)
     ```
     """
-    from projector_export.runs import read_run_tensor
+    from projector_export.read import read_run_tensor
 
     run = read_run_tensor(os.fspath(run_dir), tensor)
     matrix = run.vectors

@@ -12,8 +12,8 @@ from blobs import noisy_blobs
 from conftest import require_layout_libraries
 from projector_export import Embedding, ProjectorExportError, add_clusters, export_embedding, export_embeddings, validate
 from projector_export.cli import main
-from projector_export.metadata import parse_metadata, unescape_label
-from projector_export.runs import read_run_tensor
+from projector_export.format.metadata import parse_metadata, unescape_label
+from projector_export.read import read_run_tensor
 from test_safety import one_error_line, snapshot
 
 ROWS = 1500

@@ -7,8 +7,8 @@ import numpy as np
 import tensorflow as tf
 
 from projector_export import ProjectorCallback, validate
-from projector_export.config import projector_order
-from projector_export.metadata import parse_metadata
+from projector_export.format.config import projector_order
+from projector_export.format.metadata import parse_metadata
 
 WORDS = [f"token{i}" for i in range(12)]
 

@@ -15,8 +15,8 @@ from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from projector_export import ProjectorExportError
-from projector_export.config import projector_order
-from projector_export.metadata import parse_metadata
+from projector_export.format.config import projector_order
+from projector_export.format.metadata import parse_metadata
 from projector_export.neighbours import nearest_neighbours_of_each
 from training import cli
 from training.callbacks import knn_agreement, snapshot_name

@@ -13,8 +13,8 @@ import pytest
 
 from projector_export.callback import embedding_layers
 from projector_export.cli import main
-from projector_export.metadata import parse_metadata, unescape_label
-from projector_export.sources import LARGE_ROWS
+from projector_export.format.metadata import parse_metadata, unescape_label
+from projector_export.inputs.sources import LARGE_ROWS
 
 WORDS = ["the", "naïve", "a\\b", "x,y", "猫", "end."]
 
@@ -115,7 +115,7 @@ def test_big_inputs_warn_and_max_rows_keeps_the_first_rows(tmp_path, capsys, cap
     caplog.clear()
     assert main(["export", str(tmp_path / "big.txt"), "--logdir", str(tmp_path), "--run", "cut", "--max-rows", "1000"]) == 0
     assert "--max-rows" not in caplog.text
-    from projector_export.runs import read_run_tensor
+    from projector_export.read import read_run_tensor
 
     cut = read_run_tensor(str(tmp_path / "cut"))
     assert cut.vectors.shape == (1000, 3)

@@ -14,8 +14,8 @@ import pytest
 import tensorflow as tf
 
 from projector_export import export_embedding, validate
-from projector_export.metadata import parse_metadata
-from projector_export.runs import read_run_tensor
+from projector_export.format.metadata import parse_metadata
+from projector_export.read import read_run_tensor
 
 # Re-exports the same run forever, each time with a different row count, so a
 # run mixing two exports shows up as tensor rows != metadata rows.

@@ -20,7 +20,7 @@ from projector_export import ProjectorExportError, export_embedding, validate
 from projector_export.cli import main
 from projector_export.files.reading import Skipped, files_in, read_bytes, read_text
 from projector_export.files.writing import write_file
-from projector_export.runs import read_run_tensor
+from projector_export.read import read_run_tensor
 from test_safety import IS_ROOT, one_error_line, snapshot
 
 

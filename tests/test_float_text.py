@@ -7,7 +7,7 @@ import threading
 import numpy as np
 import pytest
 
-from projector_export._float_text import NotFiniteError, format_float32_rows
+from projector_export.format._float_text import NotFiniteError, format_float32_rows
 
 
 def text(rows, first=True, following=None) -> str:

@@ -29,8 +29,8 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from projector_export import ProjectorExportError, validate
-from projector_export.config import projector_order
-from projector_export.metadata import parse_metadata, unescape_label
+from projector_export.format.config import projector_order
+from projector_export.format.metadata import parse_metadata, unescape_label
 from conftest import free_ports, require_layout_libraries
 from reviews import write_aclimdb
 from training.imdb import options as imdb_command

@@ -18,7 +18,7 @@ import threading
 import pytest
 
 from projector_export import validate
-from projector_export.runs import read_run_tensor
+from projector_export.read import read_run_tensor
 from reviews import write_aclimdb
 from test_safety import snapshot
 from training import cli

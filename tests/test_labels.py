@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from projector_export import escape_label, unescape_label
-from projector_export.metadata import JS_WHITESPACE, metadata_table, parse_metadata
+from projector_export.format.metadata import JS_WHITESPACE, metadata_table, parse_metadata
 
 # Bias the alphabet towards what breaks the parser: separators, JS whitespace, escapes.
 awkward = st.sampled_from(list(JS_WHITESPACE) + ["\\", "t", "n", "s", "u", "0", "(", ")", "\x85", "\x1c"])

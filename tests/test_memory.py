@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from projector_export import ProjectorExportError
-from projector_export.sources import read_source
+from projector_export.inputs.sources import read_source
 
 GB = 1 << 30
 

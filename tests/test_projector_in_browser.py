@@ -104,7 +104,7 @@ TRAINED = {
 @pytest.mark.parametrize("run, trained", TRAINED.items())
 def test_each_run_opens_on_the_trained_embedding_and_lists_the_rest_in_training_order(projector, run, trained):
     """Choosing only the run, as a person does: the data panel picks the tensor itself."""
-    from projector_export.config import read_config
+    from projector_export.format.config import read_config
 
     if run == projector.first_view.run:
         shown = projector.first_view  # the page's own first choice, before anything was clicked

@@ -12,7 +12,7 @@ import tensorflow as tf
 from PIL import Image
 
 from projector_export import Embedding, export_embedding, export_embeddings, unescape_label
-from projector_export.metadata import parse_metadata
+from projector_export.format.metadata import parse_metadata
 
 HOSTILE = [
     "a\tb",  # first: a tab in the first line must not make it a header

@@ -14,9 +14,9 @@ import tensorflow as tf
 
 from projector_export import ProjectorExportError, export_embedding, validate
 from projector_export.cli import main
-from projector_export.metadata import metadata_table
-from projector_export.runs import read_run_tensor
-from projector_export.sources import read_labels, read_source
+from projector_export.format.metadata import metadata_table
+from projector_export.read import read_run_tensor
+from projector_export.inputs.sources import read_labels, read_source
 
 
 @contextlib.contextmanager

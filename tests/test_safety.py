@@ -22,8 +22,8 @@ import tensorflow as tf
 
 from projector_export import Embedding, ProjectorExportError, export_embedding, export_embeddings, validate
 from projector_export.cli import main
-from projector_export.runs import read_run_tensor
-from projector_export.sources import export_file
+from projector_export.read import read_run_tensor
+from projector_export.inputs.sources import export_file
 from projector_export.files.records import RECORD_FILENAME
 from projector_export.files.staging import RUN, TRAINING, staged_folder
 from projector_export.standalone import export_standalone

@@ -25,13 +25,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from projector_export import arrays, tensor_bundle
-from projector_export.checkpoint_state import (
+from projector_export.format.checkpoint_state import (
     checkpoint_state_text,
     parse_checkpoint_state,
 )
 from projector_export.errors import ProjectorExportError
-from projector_export.event_file import event_file_bytes, event_file_name
-from projector_export.tensor_bundle import (
+from projector_export.format.event_file import event_file_bytes, event_file_name
+from projector_export.format.tensor_bundle import (
     data_filename,
     parse_index,
     read_tensor,
@@ -550,7 +550,7 @@ def test_the_format_modules_work_where_tensorflow_cannot_be_imported(tmp_path):
     script = textwrap.dedent(
         f"""
         import sys, numpy as np
-        from projector_export import tensor_bundle, checkpoint_state, event_file
+        from projector_export.format import checkpoint_state, event_file, tensor_bundle
         prefix = {str(tmp_path / "ckpt")!r}
         with open(tensor_bundle.data_filename(prefix), "wb") as data:
             index = tensor_bundle.write_bundle(data, {{"final": np.eye(3, dtype=np.float32)}})

@@ -190,7 +190,7 @@ def test_a_folder_without_projector_runs_fails_with_a_hint(tmp_path):
 
 def test_runs_written_with_object_based_keys_still_validate_and_read(tmp_path):
     """Runs of earlier versions: a tf.train.Checkpoint, keys `NAME/.ATTRIBUTES/VARIABLE_VALUE`."""
-    from projector_export.runs import read_run_tensor
+    from projector_export.read import read_run_tensor
 
     run = tmp_path / "old"
     export_embedding(run, np.eye(4), list("abcd"), name="final")

@@ -20,7 +20,6 @@ import numpy as np
 from projector_export.console import say
 from projector_export.errors import ProjectorExportError
 
-
 logger = logging.getLogger(__name__)
 
 

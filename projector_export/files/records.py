@@ -29,9 +29,14 @@ import os
 import posixpath
 import re
 
-from projector_export.checkpoint import CHECKPOINT_PREFIX, CHECKPOINT_STATE_FILENAME
-from projector_export.config import CONFIG_FILENAME
 from projector_export.errors import ProjectorExportError
+from projector_export.filenames import (
+    CHECKPOINT_PREFIX,
+    CHECKPOINT_STATE_FILENAME,
+    CONFIG_FILENAME,
+    STANDALONE_CONFIG_FILENAME,
+    VECTORS_FILENAME,
+)
 from projector_export.files import fs
 from projector_export.files.reading import MAX_CONFIG_BYTES, checksum, read_bytes
 
@@ -42,8 +47,6 @@ TRAINING = "training run"
 KINDS = (RUN, STANDALONE, TRAINING)
 
 # The files by which folders of earlier versions are recognised.
-STANDALONE_CONFIG_FILENAME = "projector_config.json"  # read by the standalone projector
-VECTORS_FILENAME = "vectors.tsv"
 _LEGACY_STATE_RE = re.compile(rf'^model_checkpoint_path:\s*"({re.escape(CHECKPOINT_PREFIX)}-\d+)"\s*$', re.MULTILINE)
 _FORMAT = 1
 

@@ -20,13 +20,13 @@ import pandas as pd
 
 from projector_export import ClustersResult, Embedding, ExportResult, ProjectorExportError, export_embeddings
 from projector_export.callback import PROJECTOR_SUBFOLDER
+from projector_export.console import plural, say
 from training.callbacks import EpochLine, KnnAgreement, ProgressBar, Snapshot, Snapshots, snapshot_name
 from training.colours import DEFAULT_DIMS, DEFAULT_EPOCHS, DEFAULT_PAIRS, DEFAULT_SEEDS
 from training.colours.data import Pairs, load_colours, make_pairs
 from training.colours.model import build_model, embedding_vectors, learning_rate_schedule
 from training.loop import check_seed, fit
 from training.plots import colour_plots
-from projector_export.console import plural, say
 from training.runs import CtrlC, add_final_clusters, check_run_folder, clusters_wanted, training_run
 
 BATCH_SIZE = 512

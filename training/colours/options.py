@@ -9,8 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from training.colours import DEFAULT_DIMS, DEFAULT_EPOCHS, DEFAULT_PAIRS, DEFAULT_SEEDS
 from projector_export.console import interactive, plural
+from training.colours import DEFAULT_DIMS, DEFAULT_EPOCHS, DEFAULT_PAIRS, DEFAULT_SEEDS
 from training.runs import print_clusters
 
 HELP = "colour-name embeddings learnt from pairs of similar colours (the blog post's job)"

@@ -28,10 +28,10 @@ import numpy as np
 import tensorflow as tf
 
 from projector_export import ClustersResult, Embedding, ExportResult, Layout, ProjectorExportError, export_embeddings
-from projector_export.reductions import INSTALL, installed
 from projector_export.callback import PROJECTOR_SUBFOLDER
-from training.callbacks import EpochLine, ProgressBar, Snapshot, Snapshots, snapshot_name
 from projector_export.console import plural, say
+from projector_export.reductions import INSTALL, installed
+from training.callbacks import EpochLine, ProgressBar, Snapshot, Snapshots, snapshot_name
 from training.imdb import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_EPOCHS,
@@ -41,9 +41,9 @@ from training.imdb import (
     DEFAULT_VOCAB_SIZE,
 )
 from training.imdb.data import Reviews, load_reviews
+from training.imdb.encoding import FastEncoder
 from training.imdb.model import build_model, compile_model, embedding_vectors, token_sentiment
 from training.imdb.pipeline import encode_reviews, hold_out, make_dataset
-from training.imdb.encoding import FastEncoder
 from training.imdb.subwords import SubwordTextEncoder
 from training.imdb.vocabulary import (
     check_given_vocabulary,

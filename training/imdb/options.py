@@ -10,9 +10,8 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from projector_export.reductions import METHOD_NAMES, METHODS
 from projector_export.console import interactive, plural
-from training.runs import print_clusters
+from projector_export.reductions import METHOD_NAMES, METHODS
 from training.imdb import (
     ACLIMDB_URL,
     DEFAULT_BATCH_SIZE,
@@ -24,6 +23,7 @@ from training.imdb import (
     SAMPLE_REVIEWS,
     SAMPLE_VOCAB_SIZE,
 )
+from training.runs import print_clusters
 from training.strategies import STRATEGIES
 
 if TYPE_CHECKING:

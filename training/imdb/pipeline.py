@@ -8,10 +8,9 @@ compiles the training step once a width.
 
 from __future__ import annotations
 
-import sys
-
 import logging
 import math
+import sys
 from dataclasses import dataclass
 
 import numpy as np

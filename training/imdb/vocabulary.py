@@ -26,14 +26,13 @@ import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
-
+from projector_export.console import Progress, plural, say
 from projector_export.errors import ProjectorExportError
 from projector_export.files import fs
 from projector_export.files.reading import read_text
 from projector_export.files.writing import write_file
 from training.imdb import DEFAULT_VOCAB_SIZE
 from training.imdb.subwords import SubwordTextEncoder, build_subword_vocabulary
-from projector_export.console import Progress, plural, say
 
 logger = logging.getLogger(__name__)
 

@@ -22,14 +22,30 @@ from collections.abc import Mapping
 import numpy as np
 
 from projector_export.arrays import check_memory
-from projector_export.checkpoint_state import CHECKPOINT_STATE_FILENAME, checkpoint_state_text, parse_checkpoint_state
 from projector_export.errors import REEXPORT, ProjectorExportError
+from projector_export.filenames import CHECKPOINT_PREFIX, CHECKPOINT_STATE_FILENAME
 from projector_export.files import fs
 from projector_export.files.paths import inside, shown
-from projector_export.files.reading import MAX_ASSET_BYTES, MAX_CONFIG_BYTES, file_size, open_file, read_bytes, read_text
-from projector_export.tensor_bundle import INDEX_SUFFIX, BundleEntry, data_filename, parse_index, read_tensor, write_bundle
-
-CHECKPOINT_PREFIX = "embeddings.ckpt"
+from projector_export.files.reading import (
+    MAX_ASSET_BYTES,
+    MAX_CONFIG_BYTES,
+    file_size,
+    open_file,
+    read_bytes,
+    read_text,
+)
+from projector_export.format.checkpoint_state import (
+    checkpoint_state_text,
+    parse_checkpoint_state,
+)
+from projector_export.format.tensor_bundle import (
+    INDEX_SUFFIX,
+    BundleEntry,
+    data_filename,
+    parse_index,
+    read_tensor,
+    write_bundle,
+)
 
 # What a tf.train.Checkpoint appends to a variable's name in its key.
 OBJECT_KEY_SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"

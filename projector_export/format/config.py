@@ -6,7 +6,7 @@ import posixpath
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-CONFIG_FILENAME = "projector_config.pbtxt"
+from projector_export.filenames import CONFIG_FILENAME
 
 
 @dataclass(frozen=True)

@@ -5,15 +5,20 @@ from __future__ import annotations
 import os
 import posixpath
 
-from projector_export.files import fs, staging
-from projector_export.checkpoint import CHECKPOINT_STATE_FILENAME, name_of_key
-from projector_export.checks import check_assets, check_shape, check_values, tensor_file_rows
-from projector_export.config import CONFIG_FILENAME, read_config
 from projector_export.errors import REEXPORT, ProjectorExportError
+from projector_export.filenames import CHECKPOINT_STATE_FILENAME, CONFIG_FILENAME
+from projector_export.files import fs, staging
 from projector_export.files.fs import is_remote
 from projector_export.files.paths import inside
-from projector_export.problems import Problem, ValidationReport
-from projector_export.checkpoint import Checkpoint
+from projector_export.format.checkpoint import Checkpoint, name_of_key
+from projector_export.format.config import read_config
+from projector_export.validation.report import Problem, ValidationReport
+from projector_export.validation.tensor_checks import (
+    check_assets,
+    check_shape,
+    check_values,
+    tensor_file_rows,
+)
 
 _PLUGIN_ASSETS = posixpath.join("plugins", "projector")
 

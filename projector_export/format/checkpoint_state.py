@@ -16,8 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from projector_export.errors import REEXPORT, ProjectorExportError
-
-CHECKPOINT_STATE_FILENAME = "checkpoint"  # the file tf.train.latest_checkpoint reads
+from projector_export.filenames import CHECKPOINT_STATE_FILENAME
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,9 @@ from projector_export.errors import REEXPORT, ProjectorExportError
 from projector_export.files import fs
 from projector_export.files.paths import inside
 from projector_export.files.reading import decode_utf8, file_size, read_bytes
-from projector_export.metadata import parse_metadata
-from projector_export.problems import Problem
-from projector_export.sprite import MAX_SPRITE_PX
+from projector_export.format.metadata import parse_metadata
+from projector_export.format.sprite import MAX_SPRITE_PX
+from projector_export.validation.report import Problem
 
 
 def check_shape(run, name, shape, problems) -> None:
@@ -80,7 +80,7 @@ def check_assets(run, name, embedding, config_dir, rows, problems, notes) -> Non
 
 def _check_bookmarks(run, name, relative, config_dir, rows, problems, notes, options=None) -> None:
     """The bookmarks file as the projector's loader reads it (see `bookmarks.check_states`)."""
-    from projector_export.bookmarks import check_states, read_states
+    from projector_export.format.bookmarks import check_states, read_states
 
     data = _read_asset(run, name, relative, config_dir, "bookmarks file", problems)
     if data is None:
@@ -120,7 +120,7 @@ def _read_asset(run, name, relative, config_dir, what, problems) -> bytes | None
 
 def _check_metadata(run, name, relative, config_dir, rows, problems) -> set[str] | None:
     """Check the metadata file; return the "Color by" entries it gives the page (None if unreadable)."""
-    from projector_export.bookmarks import colour_options
+    from projector_export.format.bookmarks import colour_options
 
     data = _read_asset(run, name, relative, config_dir, "metadata file", problems)
     if data is None:

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from projector_export.errors import ProjectorExportError
-from projector_export.metadata import JS_WHITESPACE
+from projector_export.format.metadata import JS_WHITESPACE
 
 BOOKMARKS_SUFFIX = ".bookmarks.json"
 # The page loads the first 100,000 rows of a tensor (LIMIT_NUM_POINTS in

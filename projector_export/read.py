@@ -11,13 +11,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from projector_export import checkpoint
-from projector_export.checkpoint import Checkpoint
 from projector_export.errors import REEXPORT, ProjectorExportError
 from projector_export.files import fs
 from projector_export.files.paths import inside
 from projector_export.files.reading import decode_utf8, file_size, read_bytes
-from projector_export.metadata import parse_metadata, unescape_label
+from projector_export.format import checkpoint
+from projector_export.format.checkpoint import Checkpoint
+from projector_export.format.metadata import parse_metadata, unescape_label
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,8 @@ def read_run_tensor(run_dir: str, tensor: str | None = None) -> RunTensor:
     Raises:
         ProjectorExportError: no such run or tensor, or a broken run, naming the file and the fix.
     """
-    from projector_export.config import CONFIG_FILENAME, projector_order, read_config
+    from projector_export.filenames import CONFIG_FILENAME
+    from projector_export.format.config import projector_order, read_config
 
     run_dir = str(run_dir).rstrip("/") or "/"
     if not fs.exists(posixpath.join(run_dir, CONFIG_FILENAME)):

@@ -67,7 +67,7 @@ def export_file(
 
     ```python
     import numpy as np
-    from projector_export.sources import export_file
+    from projector_export.inputs.sources import export_file
 
     np.save("vectors.npy", np.random.default_rng(0).normal(size=(100, 16)))
     result = export_file("vectors.npy", "logs/mine", name="words", max_rows=50)
@@ -126,8 +126,8 @@ def read_source(path: str, *, max_rows: int | None = None, progress: Callable[[i
             frequency-sorted vocabulary).
         progress: called with the number of rows read so far, for long text files.
     """
-    from projector_export.keras_models import read_keras
-    from projector_export.word_vectors import read_vector_tsv, read_word_vectors
+    from projector_export.inputs.keras_models import read_keras
+    from projector_export.inputs.word_vectors import read_vector_tsv, read_word_vectors
 
     path = os.fspath(path)
     if max_rows is not None and max_rows < 1:
