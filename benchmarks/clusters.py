@@ -50,13 +50,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path[:0] = [ROOT, os.path.join(ROOT, "tests")]
 
 import numpy as np  # noqa: E402
-
 from blobs import noisy_blobs  # noqa: E402
 from clusters import clustered_matrix  # noqa: E402
-from projector_export.arrays import usable_cpus  # noqa: E402
+
 from projector_export.cluster_names import cluster_column, cluster_table, name_clusters  # noqa: E402
 from projector_export.clustering import find_clusters  # noqa: E402
 from projector_export.format.metadata import parse_metadata, unescape_label  # noqa: E402
+from projector_export.machine import usable_cpus  # noqa: E402
 from projector_export.read import read_run_tensor  # noqa: E402
 
 SECTIONS = ("blobs", "large", "stand-in", "colours", "imdb", "compare")

@@ -55,11 +55,11 @@ from training.imdb import (  # noqa: E402
     DEFAULT_TOKEN_DROPOUT,
     DEFAULT_VALIDATION_SPLIT,
 )
+from training.imdb.encoding import FastEncoder  # noqa: E402
 from training.imdb.job import VALIDATION_BATCH_SIZE  # noqa: E402
 from training.imdb.model import EMBEDDING_DIM, build_model, compile_model  # noqa: E402
 from training.imdb.pipeline import Tokens, hold_out, make_dataset  # noqa: E402
 from training.imdb.sample import corpus_reviews  # noqa: E402
-from training.imdb.encoding import FastEncoder  # noqa: E402
 from training.imdb.subwords import build_subword_vocabulary  # noqa: E402
 from training.loop import fit  # noqa: E402
 

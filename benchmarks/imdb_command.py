@@ -58,11 +58,11 @@ def notebook_fit(aclimdb: Path, vocabulary: Path, folder: Path, epochs: int) -> 
     """Seconds of the notebook's `model.fit` over the reviews tokenised with `vocabulary`."""
     import keras
     import tensorflow_datasets as tfds
-
     from imdb_pipeline import notebook_dataset, write_records
+
     from training.imdb.data import read_aclimdb
-    from training.imdb.pipeline import Tokens
     from training.imdb.encoding import FastEncoder
+    from training.imdb.pipeline import Tokens
 
     warnings.filterwarnings("ignore", message="Your input ran out of data")
     train, test = read_aclimdb(str(aclimdb))

@@ -33,8 +33,8 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 import tensorflow_datasets as tfds  # noqa: E402
 
-from training.imdb.sample import corpus_reviews  # noqa: E402
 from training.imdb.encoding import FastEncoder  # noqa: E402
+from training.imdb.sample import corpus_reviews  # noqa: E402
 from training.imdb.subwords import build_subword_vocabulary  # noqa: E402
 
 SubwordTextEncoder = tfds.deprecated.text.SubwordTextEncoder

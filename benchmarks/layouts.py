@@ -43,8 +43,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path[:0] = [ROOT, os.path.join(ROOT, "tests")]
 
 import numpy as np  # noqa: E402
-
 from clusters import clustered_matrix, knn_preservation  # noqa: E402
+
 from projector_export import Layout, export_embedding  # noqa: E402
 from projector_export.reductions import compute_layout, projector_vectors  # noqa: E402
 

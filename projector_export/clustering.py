@@ -52,8 +52,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from projector_export.arrays import as_matrix, usable_cpus
+from projector_export.arrays import as_matrix
 from projector_export.errors import ProjectorExportError
+from projector_export.machine import usable_cpus
 from projector_export.neighbours import nearest_rows
 from projector_export.reductions import EXACT_NEIGHBOURS_POINTS, INSTALL
 

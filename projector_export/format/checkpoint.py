@@ -21,7 +21,6 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from projector_export.arrays import check_memory
 from projector_export.errors import REEXPORT, ProjectorExportError
 from projector_export.filenames import CHECKPOINT_PREFIX, CHECKPOINT_STATE_FILENAME
 from projector_export.files import fs
@@ -46,6 +45,7 @@ from projector_export.format.tensor_bundle import (
     read_tensor,
     write_bundle,
 )
+from projector_export.machine import check_memory
 
 # What a tf.train.Checkpoint appends to a variable's name in its key.
 OBJECT_KEY_SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"

@@ -35,8 +35,8 @@ from typing import BinaryIO
 import numpy as np
 
 from projector_export import _crc32c
-from projector_export.arrays import check_memory
 from projector_export.errors import REEXPORT, ProjectorExportError
+from projector_export.machine import check_memory
 
 INDEX_SUFFIX = ".index"
 HEADER_KEY = b""  # the key of the BundleHeaderProto, always the table's first entry

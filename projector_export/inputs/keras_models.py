@@ -18,10 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from projector_export.arrays import check_memory
 from projector_export.errors import ProjectorExportError
 from projector_export.files.reading import file_size, open_file
 from projector_export.format.checkpoint import safe_tensor_name
+from projector_export.machine import check_memory
 
 CONFIG_MEMBER = "config.json"
 WEIGHTS_MEMBER = "model.weights.h5"

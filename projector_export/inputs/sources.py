@@ -16,11 +16,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from projector_export.arrays import check_memory, format_bytes, per_point_rows
+from projector_export.arrays import per_point_rows
 from projector_export.errors import ProjectorExportError
 from projector_export.export import Embedding, ExportResult, export_embeddings
 from projector_export.files.fs import is_remote
 from projector_export.files.reading import file_size, open_file, utf8_lines
+from projector_export.machine import check_memory, format_bytes
 
 logger = logging.getLogger(__name__)
 

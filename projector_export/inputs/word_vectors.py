@@ -20,10 +20,10 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
-from projector_export.arrays import check_memory
 from projector_export.errors import ProjectorExportError
 from projector_export.files.fs import is_remote
 from projector_export.files.reading import file_size, open_file, utf8_lines
+from projector_export.machine import check_memory
 
 _CHUNK_LINES = 50_000
 _SEPARATORS_RE = re.compile(r"[ \t]+")
