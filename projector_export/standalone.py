@@ -18,17 +18,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from projector_export.arrays import (
-    float32_rows,
-    not_finite_error,
-    numeric_matrix,
-    usable_cpus,
-)
+from projector_export.arrays import float32_rows, not_finite_error, numeric_matrix
 from projector_export.filenames import STANDALONE_CONFIG_FILENAME, VECTORS_FILENAME
 from projector_export.files.reading import read_bytes
 from projector_export.files.staging import STANDALONE, staged_folder
 from projector_export.files.writing import replacing
 from projector_export.format._float_text import NotFiniteError, format_float32_rows
+from projector_export.machine import usable_cpus
 
 METADATA_FILENAME = "metadata.tsv"
 TENSOR_FILENAME = "tensor.bytes"

@@ -24,7 +24,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from projector_export import arrays, tensor_bundle
+from projector_export import machine
+from projector_export.format import tensor_bundle
 from projector_export.format.checkpoint_state import (
     checkpoint_state_text,
     parse_checkpoint_state,
@@ -431,7 +432,7 @@ def test_a_giant_declared_tensor_is_refused_before_allocating(tmp_path, monkeypa
     # a real file larger than this process may allocate
     prefix = str(tmp_path / "big")
     save_ours(prefix, {"final": np.zeros((100, 100), np.float32)})
-    monkeypatch.setattr(arrays, "available_memory", lambda: 1000)
+    monkeypatch.setattr(machine, "available_memory", lambda: 1000)
     message = one_line_error(lambda: read_ours(prefix))
     assert message.startswith("tensor 'final' [100, 100] needs") and "of memory" in message
 

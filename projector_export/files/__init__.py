@@ -5,5 +5,6 @@
 - `reading`: regular files only, sizes capped, text decoded strictly;
 - `writing`: new files, and files this tool wrote; anything else refused;
 - `records`: what the tool wrote in a folder, so that nothing else is ever deleted;
-- `staging`: a folder written whole beside its target, locked, swapped into place.
+- `staging`: a folder written whole beside its target, locked (`lock`), swapped into place;
+- `leftovers`: what killed writes leave beside a folder, and their repair.
 """

@@ -39,31 +39,24 @@ import contextlib
 import ctypes
 import dataclasses
 import errno
-import fcntl
 import logging
 import os
 import posixpath
-import re
 import uuid
 from collections.abc import Iterator
 
 from projector_export.errors import ProjectorExportError
 from projector_export.files import fs, records
+from projector_export.files.leftovers import carry_and_discard, discard_written, listing, moves, recover
+from projector_export.files.lock import locked
 from projector_export.files.paths import normalise, shown
 from projector_export.files.records import RUN, STANDALONE, TRAINING  # noqa: F401 - the kinds, for callers
 from projector_export.files.writing import HashingWriter, new_file, write_errors
 
 logger = logging.getLogger(__name__)
 
-LOCK_SUFFIX = ".export-lock"
-_LOCK_SIGNATURE = b"projector-export lock: "
 # The longest name put beside a target: ".TARGET.swap-XXXXXXXX".
 SIBLING_EXTRA_CHARACTERS = len("..swap-") + 8
-# Pieces beside a target, of this version (new, swap, old) and of earlier ones.
-LEFTOVER_RE = re.compile(
-    r"^\.(?P<target>.+)\.(?:(?P<state>new|swap|old)-[0-9a-f]{8}"
-    r"|(?P<legacy>export|old|standalone|standalone-old)-\d+-[0-9a-f]+)$"
-)
 _NAME_MAX = 255
 _NOUNS = {RUN: "run folder", STANDALONE: "output folder", TRAINING: "training run folder"}
 
@@ -139,7 +132,7 @@ def staged_folder(target: str, kind: str, *, copy_current: bool = False) -> Iter
     _check_name(parent, base, target)
     with write_errors(target):
         fs.makedirs(parent)
-    with _locked(parent, base, target):
+    with locked(parent, base, target):
         with write_errors(target):
             recover(parent, base)
             kept = _entries_to_keep(target, kind)
@@ -163,11 +156,11 @@ def staged_folder(target: str, kind: str, *, copy_current: bool = False) -> Iter
         except BaseException:
             with contextlib.suppress(Exception):  # else the next write tidies it
                 if fs.exists(staging):
-                    _discard_written(staging)
+                    discard_written(staging)
             raise
         # The new folder is in place: what follows must not fail the write.
         if previous is not None:
-            _carry_and_discard(previous, target, announce=False)
+            carry_and_discard(previous, target, announce=False)
 
 
 def _write_record(stage: Stage, kind: str) -> None:
@@ -249,38 +242,20 @@ def _foreign(target: str, kind: str, entries: list[str]) -> ProjectorExportError
         hint = (" (a run of an earlier projector-train, which kept no record of its files: move it away or "
                 "delete it yourself, then train again)")
     return ProjectorExportError(
-        f"{shown(target)} holds other files ({_listing(entries)}){hint}: projector-export writes only into a "
+        f"{shown(target)} holds other files ({listing(entries)}){hint}: projector-export writes only into a "
         f"folder that is new, empty, or a {kind} it wrote, and changes nothing here; choose a new or empty "
         f"{noun}, or move those files out"
     )
 
 
-def _moves(source: str, kept: list[str], destination: str) -> tuple[list[str], list[str]]:
-    """How the entries `kept` of `source` go into `destination` at the same place: (the paths to
-    move, the paths that clash with an entry there). A kept folder whose name is a folder in
-    `destination` too is merged: its entries are placed one by one."""
-    moves, clashes = [], []
-    pending = list(kept)
-    while pending:
-        path = pending.pop(0)
-        there = fs.kind(fs.join(destination, path))
-        if there is None and all(fs.kind(fs.join(destination, parent)) in (None, fs.FOLDER) for parent in _parents(path)):
-            moves.append(path)
-        elif there == fs.FOLDER and fs.kind(fs.join(source, path)) == fs.FOLDER:
-            pending[:0] = [posixpath.join(path, name) for name in fs.listdir(fs.join(source, path))]
-        else:
-            clashes.append(path)
-    return moves, clashes
-
-
 def _refuse_clashes(target: str, staging: str, kept: list[str]) -> None:
     """Refuse when a file to keep has the name of one the new folder holds (or one of its folders)."""
-    _, clashes = _moves(target, kept, staging)
+    _, clashes = moves(target, kept, staging)
     if clashes:
         changed = [path for path in clashes if path in (_recorded(target))]
         why = "changed since projector-export wrote them" if changed else "which projector-export did not write"
         raise ProjectorExportError(
-            f"{shown(target)} holds {_listing(clashes)}, {why}, and this write makes files of the same "
+            f"{shown(target)} holds {listing(clashes)}, {why}, and this write makes files of the same "
             "names; move them out of the folder (or rename them) and write again"
         )
 
@@ -288,16 +263,6 @@ def _refuse_clashes(target: str, staging: str, kept: list[str]) -> None:
 def _recorded(target: str) -> set[str]:
     record = records.read_record(target)
     return set(record.files) if record else set()
-
-
-def _parents(path: str) -> list[str]:
-    parts = path.split("/")
-    return ["/".join(parts[:i]) for i in range(1, len(parts))]
-
-
-def _listing(names: list[str], limit: int = 5) -> str:
-    shown_names = ", ".join(shown(name) for name in names[:limit])
-    return shown_names + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
 def _swap(ready: str, target: str) -> str | None:
@@ -334,179 +299,3 @@ def exchange(a: str, b: str) -> bool:
     raise OSError(code, os.strerror(code), b)
 
 
-def recover(parent: str, base: str) -> None:
-    """Repair what killed writes of `parent/base` left beside it (call with the lock held).
-
-    A missing target is restored from a complete leftover (the new version first); then
-    what the user owns in each leftover is moved into the target, and the leftover's own
-    files are deleted. A leftover whose entries cannot all be moved is kept, with a warning.
-    """
-    target = posixpath.join(parent, base)
-    leftovers = leftovers_of(parent, base)
-    if not fs.exists(target):
-        whole = restorable(leftovers)
-        if whole is not None:
-            logger.warning("restoring %s from %s, left by an interrupted export", shown(target), shown(whole))
-            fs.rename(whole, target)
-            leftovers.remove(whole)
-    for leftover in leftovers:
-        _carry_and_discard(leftover, target, announce=True)
-
-
-def restorable(leftovers: list[str]) -> str | None:
-    """The leftover to restore a missing target from: the first whole folder the tool wrote
-    (of `leftovers_of`, so the new version before the previous one)."""
-    for leftover in leftovers:
-        if _state(leftover) != "new" and records.kind_of(leftover):
-            return leftover
-    return None
-
-
-def _state(leftover: str) -> str | None:
-    """`new`, `swap` or `old`; the staging folders of earlier versions (`.T.export-...`,
-    `.T.standalone-...`) count as `new`, their previous folders moved aside as `old`."""
-    match = LEFTOVER_RE.match(posixpath.basename(leftover))
-    if not match:
-        return None
-    if match["legacy"]:
-        return "old" if match["legacy"].endswith("old") else "new"
-    return match["state"]
-
-
-def leftovers_of(parent: str, base: str) -> list[str]:
-    """The folders killed writes of `parent/base` left, newest version first (swap, old, then the rest).
-
-    Only folders count: a file named like a leftover is not one of the tool's.
-    """
-    found = []
-    for name, kind in fs.scan(parent):
-        match = LEFTOVER_RE.match(name)
-        if match and match["target"] == base and kind == fs.FOLDER:
-            found.append((("swap", "old").index(match["state"]) if match["state"] in ("swap", "old") else 2, name))
-    return [posixpath.join(parent, name) for _, name in sorted(found)]
-
-
-def leftover_user_entries(leftover: str) -> list[str]:
-    """What in a leftover belongs to the user (see `recover`): nothing in a staging folder being
-    written, which holds only what the tool wrote."""
-    if _state(leftover) == "new":
-        return []
-    return records.user_entries(leftover)
-
-
-def _carry_and_discard(leftover: str, target: str, *, announce: bool) -> None:
-    """Move the user's entries of `leftover` into `target`, then delete the tool's files of it.
-
-    `announce`: log the removal (a leftover of a stopped write); the previous folder a
-    write has just replaced is removed without a word.
-    """
-    try:
-        target_exists = fs.exists(target)
-        kept = leftover_user_entries(leftover)
-        moves, stranded = _moves(leftover, kept, target) if target_exists else ([], kept)
-        for path in moves:
-            destination = fs.join(target, path)
-            fs.makedirs(posixpath.dirname(destination))
-            fs.rename(fs.join(leftover, path), destination)
-        if stranded:
-            logger.warning(
-                "%s keeps %s: %s", shown(leftover), _listing(stranded),
-                f"{shown(target)} has entries of the same names; compare them and move what you need by hand"
-                if target_exists else f"{shown(target)} is missing",
-            )
-            return
-        if announce:
-            logger.info("removing %s, left by an export", shown(leftover))
-        _discard_written(leftover)
-    except Exception as error:  # noqa: BLE001 - the target is whole; tidying must not fail a write
-        logger.warning("could not tidy %s (%s); `projector-export validate` says what it holds",
-                       shown(leftover), " ".join(str(error).split()))
-
-
-def _discard_written(folder: str) -> None:
-    """Delete the tool's files of `folder` (event files first: TensorBoard never lists it half
-    deleted), then the folders left empty, then `folder` itself if nothing else is in it.
-
-    A staging folder being written (`.new-`) holds only the tool's files.
-    """
-    if _state(folder) == "new":
-        owned = {path for path, _ in fs.files_under(folder)}
-    else:
-        owned = records.owned_files(folder) or set()
-    order = sorted(owned, key=lambda path: (not posixpath.basename(path).startswith("events.out.tfevents"),
-                                            path == records.RECORD_FILENAME, path))
-    for path in order:
-        with contextlib.suppress(FileNotFoundError):
-            fs.remove(fs.join(folder, path))
-    for current in reversed([current for current, _, _ in fs.walk(folder)]):
-        with contextlib.suppress(OSError):
-            fs.remove_folder(current)
-    if fs.exists(folder):
-        logger.warning("%s keeps files projector-export did not write: %s; move what you need by hand",
-                       shown(folder), _listing([path for path, _ in fs.files_under(folder)]))
-
-
-@contextlib.contextmanager
-def _locked(parent: str, base: str, target: str) -> Iterator[None]:
-    """Hold `.BASE.export-lock` beside the target for the whole write.
-
-    `flock` is kept by the kernel for the open file, whichever process or PID namespace
-    holds it, and released when the holder dies. The file is removed when the write
-    ends; a waiter that locked a removed file tries again. On object stores (no locks)
-    writes of one folder are not serialised.
-    """
-    if fs.is_remote(parent):
-        yield
-        return
-    path = os.path.join(parent, f".{base}{LOCK_SUFFIX}")
-    while True:
-        with write_errors(target):
-            descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
-        try:
-            _check_lock_file(descriptor, path)
-            try:
-                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                logger.warning("waiting for another export of %s to finish", shown(target))
-                fcntl.flock(descriptor, fcntl.LOCK_EX)
-            with contextlib.suppress(FileNotFoundError):
-                if os.path.samestat(os.fstat(descriptor), os.stat(path)):
-                    break
-        except BaseException:
-            os.close(descriptor)
-            raise
-        os.close(descriptor)  # the holder removed the file we locked: lock the new one
-    try:
-        if os.fstat(descriptor).st_size == 0:
-            os.write(descriptor, _LOCK_SIGNATURE + base.encode("utf-8", "surrogateescape") + b"\n")
-        yield
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(path)
-        os.close(descriptor)
-
-
-def _check_lock_file(descriptor: int, path: str) -> None:
-    import stat
-
-    info = os.fstat(descriptor)
-    head = os.pread(descriptor, len(_LOCK_SIGNATURE), 0) if stat.S_ISREG(info.st_mode) else b"?"
-    if head and head != _LOCK_SIGNATURE:
-        raise ProjectorExportError(f"{shown(path)} is not a lock file of projector-export; move it away and export again")
-
-
-def is_locked(parent: str, base: str) -> bool:
-    """Whether a write of `parent/base` holds its lock right now (for `validate`)."""
-    if fs.is_remote(parent):
-        return False
-    try:
-        descriptor = os.open(os.path.join(parent, f".{base}{LOCK_SUFFIX}"), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        return False
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(descriptor)

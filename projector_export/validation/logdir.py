@@ -7,7 +7,7 @@ import posixpath
 
 from projector_export.errors import REEXPORT, ProjectorExportError
 from projector_export.filenames import CHECKPOINT_STATE_FILENAME, CONFIG_FILENAME
-from projector_export.files import fs, staging
+from projector_export.files import fs, leftovers, lock
 from projector_export.files.fs import is_remote
 from projector_export.files.paths import inside
 from projector_export.format.checkpoint import Checkpoint, name_of_key
@@ -58,7 +58,7 @@ def validate(logdir: str) -> ValidationReport:
         )
         return report
     for folder, subfolders, others in fs.walk(logdir):
-        subfolders[:] = [name for name in subfolders if not staging.LEFTOVER_RE.match(name)]
+        subfolders[:] = [name for name in subfolders if not leftovers.LEFTOVER_RE.match(name)]
         for name, kind in others:
             if kind == fs.LINK:
                 _check_link(logdir, folder, name, report)
@@ -119,10 +119,10 @@ def _check_leftovers(logdir: str, folder: str, names: list[str], report: Validat
     """Report what interrupted exports left beside their targets, truthfully: never call the only copy deletable."""
     targets = []
     for name in names:
-        match = staging.LEFTOVER_RE.match(name)
-        if name.startswith(".") and name.endswith(staging.LOCK_SUFFIX):
-            target = name[1 : -len(staging.LOCK_SUFFIX)]
-            if not staging.is_locked(folder, target):
+        match = leftovers.LEFTOVER_RE.match(name)
+        if name.startswith(".") and name.endswith(lock.LOCK_SUFFIX):
+            target = name[1 : -len(lock.LOCK_SUFFIX)]
+            if not lock.is_locked(folder, target):
                 path = posixpath.join(folder, name)
                 report.notes.append(f"{path} is the lock of an interrupted export; harmless, the next export removes it")
         elif match and not fs.is_folder(posixpath.join(folder, name)):
@@ -134,13 +134,13 @@ def _check_leftovers(logdir: str, folder: str, names: list[str], report: Validat
             targets.append(match["target"])
     for target in targets:
         run = posixpath.relpath(posixpath.join(folder, target), logdir)
-        leftovers = staging.leftovers_of(folder, target)
-        if staging.is_locked(folder, target):
-            report.notes.append(f"{', '.join(leftovers)}: an export of {run} is writing them now")
+        pieces = leftovers.leftovers_of(folder, target)
+        if lock.is_locked(folder, target):
+            report.notes.append(f"{', '.join(pieces)}: an export of {run} is writing them now")
             continue
         target_exists = fs.exists(posixpath.join(folder, target))
         if not target_exists:
-            restorable = staging.restorable(leftovers)
+            restorable = leftovers.restorable(pieces)
             if restorable is not None:
                 report.problems.append(Problem(
                     run, None,
@@ -148,9 +148,9 @@ def _check_leftovers(logdir: str, folder: str, names: list[str], report: Validat
                     f"{posixpath.basename(restorable)}",
                     f"export it again (which first restores it), or rename {restorable} to {target}",
                 ))
-                leftovers.remove(restorable)
-        for leftover in leftovers:
-            kept = staging.leftover_user_entries(leftover)
+                pieces.remove(restorable)
+        for leftover in pieces:
+            kept = leftovers.leftover_user_entries(leftover)
             if kept:
                 where = f"belong in {target} and are" if target_exists else "are"
                 report.problems.append(Problem(
