@@ -24,7 +24,6 @@ Example:
 from __future__ import annotations
 
 import functools
-import itertools
 import math
 import os
 import struct
@@ -36,18 +35,11 @@ import numpy as np
 
 from projector_export import _crc32c
 from projector_export.errors import REEXPORT, ProjectorExportError
+from projector_export.format.table import Cursor, TableReader, field_bytes, field_varint, table_bytes
 from projector_export.machine import check_memory
 
 INDEX_SUFFIX = ".index"
 HEADER_KEY = b""  # the key of the BundleHeaderProto, always the table's first entry
-
-# The table: LevelDB's format as tensorflow/core/lib/io writes it for BundleWriter.
-_BLOCK_SIZE = 262144  # table::Options::block_size
-_RESTART_INTERVAL = 16  # table::Options::block_restart_interval (1 in the index block)
-_BLOCK_TRAILER = 5  # a compression type byte and the masked crc32c of the block and that byte
-_FOOTER = 48  # two block handles padded to 40 bytes, then the magic number
-_MAGIC = 0xDB4775248B80FB57
-_NO_COMPRESSION, _SNAPPY = 0, 1
 
 _BUNDLE_VERSION = 1  # kTensorBundleVersion: what this code writes and the newest it reads
 _MAX_RANK = 254  # TensorShape::MaxDimensions
@@ -148,8 +140,8 @@ def write_bundle(data_file: BinaryIO, tensors: Mapping[str, np.ndarray]) -> byte
             crc = _crc32c.extend(crc, chunk)
         entries[key] = _entry_bytes(enum, array.shape, offset, array.nbytes, _crc32c.mask(crc))
         offset += array.nbytes
-    header = _field_varint(1, 1) + _field_bytes(3, _field_varint(1, _BUNDLE_VERSION))  # little endian: 0, omitted
-    return _table_bytes([(HEADER_KEY, header)] + sorted(entries.items()))
+    header = field_varint(1, 1) + field_bytes(3, field_varint(1, _BUNDLE_VERSION))  # little endian: 0, omitted
+    return table_bytes([(HEADER_KEY, header)] + sorted(entries.items()))
 
 
 def _encoded_key(key: str) -> bytes:
@@ -189,106 +181,11 @@ def _little_endian_chunks(array: np.ndarray):
 
 def _entry_bytes(dtype: int, shape: tuple[int, ...], offset: int, size: int, crc: int) -> bytes:
     """A BundleEntryProto as C++ protobuf serializes it: fields in number order, zeros left out."""
-    dims = b"".join(_field_bytes(2, _field_varint(1, dim) if dim else b"") for dim in shape)
-    out = _field_varint(1, dtype) + _field_bytes(2, dims)  # the shape is always set, even for a scalar
-    out += _field_varint(4, offset) if offset else b""
-    out += _field_varint(5, size) if size else b""
+    dims = b"".join(field_bytes(2, field_varint(1, dim) if dim else b"") for dim in shape)
+    out = field_varint(1, dtype) + field_bytes(2, dims)  # the shape is always set, even for a scalar
+    out += field_varint(4, offset) if offset else b""
+    out += field_varint(5, size) if size else b""
     return out + (b"\x35" + struct.pack("<I", crc) if crc else b"")
-
-
-def _table_bytes(items: list[tuple[bytes, bytes]]) -> bytes:
-    """A table of sorted (key, value) pairs as TensorFlow's TableBuilder writes it, uncompressed."""
-    out = bytearray()
-    data, index = _BlockBuilder(_RESTART_INTERVAL), _BlockBuilder(1)
-    pending = None  # the handle of the last data block, indexed once the next key is known
-    last_key = b""
-
-    def write_block(block: _BlockBuilder) -> bytes:
-        contents = block.finish()
-        block.reset()
-        handle = _varint(len(out)) + _varint(len(contents))
-        out.extend(contents)
-        out.extend(_block_trailer(contents))
-        return handle
-
-    for key, value in items:
-        if data.count and len(key) + len(value) >= 2 * _BLOCK_SIZE:
-            pending = write_block(data)
-        if pending is not None:
-            index.add(_shortest_separator(last_key, key), pending)
-            pending = None
-        data.add(key, value)
-        last_key = key
-        if data.size_estimate() >= _BLOCK_SIZE:
-            pending = write_block(data)
-    if data.count:
-        pending = write_block(data)
-    metaindex = write_block(_BlockBuilder(_RESTART_INTERVAL))
-    if pending is not None:
-        index.add(_short_successor(last_key), pending)
-    footer = (metaindex + write_block(index)).ljust(_FOOTER - 8, b"\0") + struct.pack("<Q", _MAGIC)
-    return bytes(out + footer)
-
-
-class _BlockBuilder:
-    """LevelDB's BlockBuilder: keys sharing a prefix with the one before, a restart point every `interval`."""
-
-    def __init__(self, interval: int):
-        self.interval = interval
-        self.reset()
-
-    def reset(self) -> None:
-        self.buffer = bytearray()
-        self.restarts = [0]
-        self.count = 0  # entries in the block
-        self.run = 0  # entries since the last restart point
-        self.last_key = b""
-
-    def add(self, key: bytes, value: bytes) -> None:
-        shared = 0
-        if self.run < self.interval:
-            limit = min(len(key), len(self.last_key))
-            while shared < limit and key[shared] == self.last_key[shared]:
-                shared += 1
-        else:
-            self.restarts.append(len(self.buffer))
-            self.run = 0
-        self.buffer += _varint(shared) + _varint(len(key) - shared) + _varint(len(value))
-        self.buffer += key[shared:] + value
-        self.last_key = key
-        self.count += 1
-        self.run += 1
-
-    def size_estimate(self) -> int:
-        return len(self.buffer) + 4 * len(self.restarts) + 4
-
-    def finish(self) -> bytes:
-        return bytes(self.buffer) + struct.pack(f"<{len(self.restarts) + 1}I", *self.restarts, len(self.restarts))
-
-
-def _shortest_separator(start: bytes, limit: bytes) -> bytes:
-    """A short key >= `start` and < `limit`, for the index entry between two blocks."""
-    common = 0
-    while common < min(len(start), len(limit)) and start[common] == limit[common]:
-        common += 1
-    if common < min(len(start), len(limit)):
-        byte = start[common]
-        if byte < 0xFF and byte + 1 < limit[common]:
-            return start[:common] + bytes([byte + 1])
-    return start
-
-
-def _short_successor(key: bytes) -> bytes:
-    """A short key >= `key`, for the index entry of the last block."""
-    for i, byte in enumerate(key):
-        if byte != 0xFF:
-            return key[:i] + bytes([byte + 1])
-    return key
-
-
-def _block_trailer(contents: bytes) -> bytes:
-    kind = bytes([_NO_COMPRESSION])
-    return kind + struct.pack("<I", _crc32c.masked(contents + kind))
 
 
 # -- reading -----------------------------------------------------------------------------------
@@ -311,7 +208,10 @@ def parse_index(data: bytes, name: str = "") -> BundleIndex:
         index = parse_index(open("run/embeddings.ckpt-1.index", "rb").read(), "embeddings.ckpt-1.index")
         index.entries["final"].shape  # (10000, 100)
     """
-    reader = _IndexReader(memoryview(bytes(data)), name)
+    reader = TableReader(
+        memoryview(bytes(data)),
+        lambda what: ProjectorExportError(f"{_named('the checkpoint index', name)} is corrupt: {what}; {REEXPORT}"),
+    )
     items = reader.items()
     if not items or items[0][0] != HEADER_KEY:
         raise reader.corrupt("it has no header entry")
@@ -392,135 +292,21 @@ def _file_size(f: BinaryIO) -> int:
         return f.seek(0, os.SEEK_END)
 
 
-class _IndexReader:
-    """The blocks of a table, each checked, and their entries in order."""
-
-    def __init__(self, data: memoryview, name: str):
-        self.data, self.name = data, name
-        self.key_bytes, self.max_key_bytes = 0, 64 * len(data) + (1 << 20)
-
-    def corrupt(self, what: str) -> ProjectorExportError:
-        return ProjectorExportError(f"{_named('the checkpoint index', self.name)} is corrupt: {what}; {REEXPORT}")
-
-    def items(self) -> list[tuple[bytes, memoryview]]:
-        data = self.data
-        if not data:
-            raise self.corrupt("the file is empty")
-        if len(data) < _FOOTER or struct.unpack_from("<Q", data, len(data) - 8)[0] != _MAGIC:
-            raise self.corrupt("it does not end in a table footer (it is truncated, appended to, or not an index)")
-        footer = _Cursor(data[len(data) - _FOOTER : len(data) - 8], self)
-        footer.handle()  # the metaindex block: TensorFlow writes it empty and never reads it
-        index = self.block(*footer.handle())
-        items, end = [], 0
-        for _, handle in self.entries(index):
-            offset, size = _Cursor(handle, self).handle()
-            if offset < end:  # blocks lie in order, each once: no block is parsed twice
-                raise self.corrupt("its index block lists data blocks out of order")
-            end = offset + size + _BLOCK_TRAILER
-            items.extend(self.entries(self.block(offset, size)))
-        for (before, _), (after, _) in itertools.pairwise(items):
-            if after <= before:
-                raise self.corrupt(f"its keys are out of order at {after.decode('utf-8', 'replace')!r}")
-        return items
-
-    def block(self, offset: int, size: int) -> memoryview:
-        """The contents of the block at `offset`, after checking its trailer."""
-        if offset + size + _BLOCK_TRAILER > len(self.data) - _FOOTER:
-            raise self.corrupt(f"a block at byte {offset:,} runs past the end of the file")
-        contents = self.data[offset : offset + size + 1]
-        (stored,) = struct.unpack_from("<I", self.data, offset + size + 1)
-        if _crc32c.masked(bytes(contents)) != stored:
-            raise self.corrupt(f"block crc mismatch in the block at byte {offset:,}")
-        if contents[size] != _NO_COMPRESSION:
-            kind = "snappy-compressed" if contents[size] == _SNAPPY else f"of unknown type {contents[size]}"
-            raise self.corrupt(f"the block at byte {offset:,} is {kind}, which this reader cannot read")
-        return contents[:size]
-
-    def entries(self, block: memoryview) -> list[tuple[bytes, memoryview]]:
-        """The (key, value) pairs of a block, keys rebuilt from their shared prefixes."""
-        if len(block) < 4:
-            raise self.corrupt("a block is too short to hold its restart points")
-        (restarts,) = struct.unpack_from("<I", block, len(block) - 4)
-        if restarts == 0 or 4 * (restarts + 1) > len(block):
-            raise self.corrupt("a block declares more restart points than it holds")
-        cursor = _Cursor(block[: len(block) - 4 * (restarts + 1)], self)
-        out, key = [], b""
-        while not cursor.done():
-            shared, unshared, size = cursor.varint(), cursor.varint(), cursor.varint()
-            if shared > len(key):
-                raise self.corrupt("a key shares more bytes with the key before it than that key has")
-            key = key[:shared] + bytes(cursor.take(unshared))
-            # Shared prefixes let a few bytes stand for a long key; TensorFlow's restart
-            # points keep that under 16 times the file's size, a hostile file not.
-            self.key_bytes += len(key)
-            if self.key_bytes > self.max_key_bytes:
-                raise self.corrupt("its keys expand to more bytes than an index of its size holds")
-            out.append((key, cursor.take(size)))
-        return out
-
-
-class _Cursor:
-    """Reads varints, handles and byte runs from a buffer; running past its end is corruption."""
-
-    def __init__(self, data: memoryview, reader: _IndexReader):
-        self.data, self.at, self.reader = data, 0, reader
-
-    def done(self) -> bool:
-        return self.at >= len(self.data)
-
-    def varint(self) -> int:
-        value = 0
-        for shift in range(0, 70, 7):
-            if self.at >= len(self.data):
-                break
-            byte = self.data[self.at]
-            self.at += 1
-            value |= (byte & 0x7F) << shift
-            if byte < 0x80:
-                return value
-        raise self.reader.corrupt("a number in it is cut off or too long")
-
-    def take(self, size: int) -> memoryview:
-        if self.at + size > len(self.data):
-            raise self.reader.corrupt("an entry runs past the end of its block")
-        self.at += size
-        return self.data[self.at - size : self.at]
-
-    def handle(self) -> tuple[int, int]:
-        return self.varint(), self.varint()
-
-    def fields(self):
-        """The (field number, value) pairs of a protobuf message: ints for varints and fixed, views for bytes."""
-        while not self.done():
-            tag = self.varint()
-            number, wire = tag >> 3, tag & 7
-            if wire == 0:
-                yield number, self.varint()
-            elif wire == 1:
-                yield number, int.from_bytes(self.take(8), "little")
-            elif wire == 2:
-                yield number, self.take(self.varint())
-            elif wire == 5:
-                yield number, int.from_bytes(self.take(4), "little")
-            else:
-                raise self.reader.corrupt(f"a protobuf field of wire type {wire}")
-
-
-def _parse_header(value: memoryview, reader: _IndexReader) -> tuple[int, bool]:
+def _parse_header(value: memoryview, reader: TableReader) -> tuple[int, bool]:
     num_shards, endianness, min_consumer, bad = 0, 0, 0, set()
-    for number, field in _Cursor(value, reader).fields():
+    for number, field in Cursor(value, reader).fields():
         if number == 1 and isinstance(field, int):
             num_shards = _int32(field)
         elif number == 2 and isinstance(field, int):
             endianness = field
         elif number == 3 and not isinstance(field, int):
-            for sub, version in _Cursor(field, reader).fields():
+            for sub, version in Cursor(field, reader).fields():
                 if sub == 2 and isinstance(version, int):
                     min_consumer = _int32(version)
                 elif sub == 3 and isinstance(version, int):
                     bad.add(_int32(version))
                 elif sub == 3:  # packed
-                    packed = _Cursor(version, reader)
+                    packed = Cursor(version, reader)
                     while not packed.done():
                         bad.add(_int32(packed.varint()))
     if num_shards < 1 or num_shards > 99999:
@@ -535,7 +321,7 @@ def _parse_header(value: memoryview, reader: _IndexReader) -> tuple[int, bool]:
     return num_shards, endianness == 1
 
 
-def _parse_entry(key: bytes, value: memoryview, big_endian: bool, reader: _IndexReader) -> BundleEntry:
+def _parse_entry(key: bytes, value: memoryview, big_endian: bool, reader: TableReader) -> BundleEntry:
     try:
         text = key.decode("utf-8")
     except UnicodeDecodeError:
@@ -543,7 +329,7 @@ def _parse_entry(key: bytes, value: memoryview, big_endian: bool, reader: _Index
     fields = {"dtype": 0, "shard": 0, "offset": 0, "size": 0, "crc32c": 0}
     shape, has_shape, sliced = (), False, False
     names = {1: "dtype", 3: "shard", 4: "offset", 5: "size", 6: "crc32c"}
-    for number, field in _Cursor(value, reader).fields():
+    for number, field in Cursor(value, reader).fields():
         if number in names and isinstance(field, int):
             fields[names[number]] = field
         elif number == 2 and not isinstance(field, int):
@@ -569,12 +355,12 @@ def _parse_entry(key: bytes, value: memoryview, big_endian: bool, reader: _Index
     return BundleEntry(text, dtype, dtype_name, shape, shard, offset, size, fields["crc32c"], sliced, big_endian)
 
 
-def _parse_shape(value: memoryview, key: str, reader: _IndexReader) -> tuple[int, ...]:
+def _parse_shape(value: memoryview, key: str, reader: TableReader) -> tuple[int, ...]:
     dims = []
-    for number, field in _Cursor(value, reader).fields():
+    for number, field in Cursor(value, reader).fields():
         if number == 2 and not isinstance(field, int):
             size = 0
-            for sub, dim in _Cursor(field, reader).fields():
+            for sub, dim in Cursor(field, reader).fields():
                 if sub == 1 and isinstance(dim, int):
                     size = _int64(dim)
             dims.append(size)
@@ -583,26 +369,6 @@ def _parse_shape(value: memoryview, key: str, reader: _IndexReader) -> tuple[int
     if len(dims) > _MAX_RANK or any(dim < 0 for dim in dims) or math.prod(dims) >= 1 << 62:
         raise reader.corrupt(f"tensor {key!r} has an impossible shape {dims[:8]}{'...' if len(dims) > 8 else ''}")
     return tuple(dims)
-
-
-# -- shared ------------------------------------------------------------------------------------
-
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while value >= 0x80:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
-def _field_varint(number: int, value: int) -> bytes:
-    return _varint(number << 3) + _varint(value)
-
-
-def _field_bytes(number: int, value: bytes) -> bytes:
-    return _varint(number << 3 | 2) + _varint(len(value)) + value
 
 
 def _int64(value: int) -> int:
