@@ -2,13 +2,7 @@
 
 from projector_export.clusters import ClustersResult, add_clusters
 from projector_export.errors import ProjectorExportError
-from projector_export.export import (
-    Embedding,
-    ExportedTensor,
-    ExportResult,
-    export_embedding,
-    export_embeddings,
-)
+from projector_export.export import Embedding, ExportedTensor, ExportResult, export_embedding, export_embeddings
 from projector_export.format.metadata import escape_label, unescape_label
 from projector_export.format.sprite import make_sprite
 from projector_export.layout import LayoutResult, add_layout

@@ -23,25 +23,11 @@ from projector_export.arrays import as_matrix
 from projector_export.errors import ProjectorExportError
 from projector_export.filenames import CONFIG_FILENAME
 from projector_export.files.staging import RUN, Stage, staged_folder
-from projector_export.format.bookmarks import (
-    merge_states,
-    origin_key,
-    read_states,
-    state_text,
-    view_columns,
-)
-from projector_export.format.checkpoint import (
-    checkpoint_number,
-    name_of_key,
-    write_checkpoint,
-)
+from projector_export.format.bookmarks import merge_states, origin_key, read_states, state_text, view_columns
+from projector_export.format.checkpoint import checkpoint_number, name_of_key, write_checkpoint
 from projector_export.format.config import ConfigEntry, config_text, read_config
 from projector_export.format.event_file import event_file_bytes, event_file_name
-from projector_export.format.metadata import (
-    MetadataTable,
-    metadata_table,
-    parse_metadata,
-)
+from projector_export.format.metadata import MetadataTable, metadata_table, parse_metadata
 from projector_export.format.sprite import Sprite, make_sprite
 from projector_export.layout import as_layout, bookmarks_filename, layout_bookmark
 from projector_export.reductions import Layout, require_libraries

@@ -22,12 +22,7 @@ from projector_export.files.paths import inside, shown
 from projector_export.files.reading import read_bytes
 from projector_export.files.staging import RUN, Stage, staged_folder
 from projector_export.format.bookmarks import read_states
-from projector_export.format.checkpoint import (
-    Checkpoint,
-    checkpoint_number,
-    key_of,
-    renumber_checkpoint,
-)
+from projector_export.format.checkpoint import Checkpoint, checkpoint_number, key_of, renumber_checkpoint
 from projector_export.format.config import read_config
 from projector_export.read import RunTensor, stored_identity
 

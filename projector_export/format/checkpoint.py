@@ -33,10 +33,7 @@ from projector_export.files.reading import (
     read_bytes,
     read_text,
 )
-from projector_export.format.checkpoint_state import (
-    checkpoint_state_text,
-    parse_checkpoint_state,
-)
+from projector_export.format.checkpoint_state import checkpoint_state_text, parse_checkpoint_state
 from projector_export.format.tensor_bundle import (
     INDEX_SUFFIX,
     BundleEntry,

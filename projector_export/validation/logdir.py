@@ -13,12 +13,7 @@ from projector_export.files.paths import inside
 from projector_export.format.checkpoint import Checkpoint, name_of_key
 from projector_export.format.config import read_config
 from projector_export.validation.report import Problem, ValidationReport
-from projector_export.validation.tensor_checks import (
-    check_assets,
-    check_shape,
-    check_values,
-    tensor_file_rows,
-)
+from projector_export.validation.tensor_checks import check_assets, check_shape, check_values, tensor_file_rows
 
 _PLUGIN_ASSETS = posixpath.join("plugins", "projector")
 
