@@ -7,7 +7,6 @@ file, without which `tensorboard --logdir PARENT` does not list the run.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import logging
 import posixpath
@@ -23,13 +22,12 @@ from projector_export.arrays import as_matrix
 from projector_export.errors import ProjectorExportError
 from projector_export.filenames import CONFIG_FILENAME
 from projector_export.files.staging import RUN, Stage, staged_folder
-from projector_export.format.bookmarks import merge_states, origin_key, read_states, state_text, view_columns
-from projector_export.format.checkpoint import checkpoint_number, name_of_key, write_checkpoint
-from projector_export.format.config import ConfigEntry, config_text, read_config
+from projector_export.format.checkpoint import checkpoint_number, write_checkpoint
+from projector_export.format.config import ConfigEntry, config_text
 from projector_export.format.event_file import event_file_bytes, event_file_name
-from projector_export.format.metadata import MetadataTable, metadata_table, parse_metadata
+from projector_export.format.metadata import MetadataTable, metadata_table
 from projector_export.format.sprite import Sprite, make_sprite
-from projector_export.layout import as_layout, bookmarks_filename, layout_bookmark
+from projector_export.layout import as_layout, kept_bookmarks, layout_states, layout_views, write_bookmarks
 from projector_export.reductions import Layout, require_libraries
 
 logger = logging.getLogger(__name__)
@@ -171,11 +169,10 @@ def export_embeddings(run_dir: str, embeddings: Iterable[Embedding]) -> ExportRe
         OSError: the file system refused a write (one line); the previous run stays.
     """
     prepared = _prepare(list(embeddings))
-    layouts = _new_layouts(prepared)  # minutes, perhaps: before the run is locked
+    layouts = layout_states(prepared)  # minutes, perhaps: before the run is locked
     with staged_folder(run_dir, RUN) as stage:
         entries = _write_assets(stage, prepared)
-        bookmarks = _bookmarks(layouts, _old_bookmarks(stage, prepared))
-        entries = _write_bookmarks(stage, entries, bookmarks)
+        entries = write_bookmarks(stage, entries, layouts, kept_bookmarks(stage, prepared))
         # Under the lock: every export of this run gets a higher number.
         number = checkpoint_number(stage.target) + 1
         prefix = write_checkpoint(stage, {item.name: item.vectors for item in prepared}, number)
@@ -233,13 +230,7 @@ def _prepare(embeddings: list[Embedding]) -> list[_Prepared]:
         if embedding.sprite is not None:
             sprite = make_sprite(embedding.sprite, len(vectors), cell_size=embedding.sprite_cell_size)
         layouts = _layouts(embedding.layouts, name)
-        views = ()
-        if layouts:
-            header, rows = parse_metadata(table.to_tsv()) if table else (["label"], [])
-            views = tuple(
-                view_columns(header, rows, sprite=sprite is not None, color_by=layout.color_by, label_by=layout.label_by)
-                for layout in layouts
-            )
+        views = layout_views(layouts, table.page_view() if table else (["label"], []), sprite=sprite is not None)
         prepared.append(_Prepared(name, vectors, table, sprite, layouts, views))
     return prepared
 
@@ -259,85 +250,6 @@ def _layouts(layouts: Iterable[Layout | str], name: str) -> tuple[Layout, ...]:
         seen.add(key)
         require_libraries(layout)
     return checked
-
-
-def _new_layouts(prepared: list[_Prepared]) -> dict[str, dict[tuple[str, int], str]]:
-    """The bookmark states of the layouts each tensor asks for: {name: {(method, dims): state}}."""
-    found = {}
-    for item in prepared:
-        if not item.layouts:
-            continue
-        found[item.name] = {}
-        for layout, (label_column, color_option) in zip(item.layouts, item.views):
-            logger.debug("computing a %d-D %s layout of %r", layout.dims, layout.method, item.name)
-            bookmark = layout_bookmark(item.vectors, layout)
-            found[item.name][(layout.method, layout.dims)] = state_text(
-                bookmark, label_column=label_column, color_option=color_option
-            )
-    return found
-
-
-def _old_bookmarks(stage, prepared: list[_Prepared]) -> dict[str, list[dict]]:
-    """The bookmarks of the current run's tensors whose vectors this export leaves unchanged.
-
-    Read under the export's lock, from inside the run folder only.
-    """
-    from projector_export.files.paths import inside
-    from projector_export.files.reading import read_bytes
-    from projector_export.format.checkpoint import Checkpoint
-
-    run_dir = stage.target
-    if not stage.exists:
-        return {}
-    try:
-        config = read_config(run_dir)
-        checkpoint = Checkpoint(run_dir)
-    except Exception:  # noqa: BLE001 - a run that does not read has no bookmarks to keep
-        return {}
-    items = {item.name: item for item in prepared}
-    kept = {}
-    for entry in config.embeddings:
-        key = entry.tensor_name.removesuffix(":0")
-        item = items.get(name_of_key(key))
-        if not entry.bookmarks_path or item is None:
-            continue
-        try:
-            path = inside(run_dir, posixpath.join(run_dir, entry.bookmarks_path), "bookmarks file")
-            states = read_states(read_bytes(path, "bookmarks file"), path)
-            old_vectors = checkpoint.read(key)
-        except (ProjectorExportError, KeyError) as error:
-            logger.warning("the old bookmarks of tensor %r are not kept: %s", item.name, error)
-            continue
-        if old_vectors.shape == item.vectors.shape and np.array_equal(old_vectors, item.vectors):
-            kept[item.name] = states
-            continue
-        replaced = {(layout.method, layout.dims) for layout in item.layouts}
-        dropped = [state for state in states if origin_key(state) not in replaced]
-        if dropped:
-            logger.warning(
-                "tensor %r has new vectors, so %s (%s) are dropped: they show the old vectors; add layouts "
-                "again with `projector-export layout` or layouts=[...]",
-                item.name, "its old bookmark" if len(dropped) == 1 else f"its {len(dropped)} old bookmarks",
-                ", ".join(repr(s.get("label", "")) for s in dropped if isinstance(s, dict)),
-            )
-    return kept
-
-
-def _bookmarks(new: dict[str, dict], old: dict[str, list[dict]]) -> dict[str, str]:
-    """Each tensor's bookmarks file: its new layouts over the old bookmarks it keeps."""
-    return {name: merge_states(old.get(name, []), new.get(name, {})) for name in {*new, *old}}
-
-
-def _write_bookmarks(stage: Stage, entries: list[ConfigEntry], bookmarks: dict[str, str]) -> list[ConfigEntry]:
-    """Write each tensor's bookmarks file; return the config entries naming them."""
-    written = []
-    for entry in entries:
-        if entry.tensor_name in bookmarks:
-            filename = bookmarks_filename(entry.tensor_name)
-            stage.write(filename, bookmarks[entry.tensor_name])
-            entry = dataclasses.replace(entry, bookmarks_path=filename)
-        written.append(entry)
-    return written
 
 
 def _projector_shaped(matrix: np.ndarray, name: str) -> np.ndarray:

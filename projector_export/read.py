@@ -16,7 +16,7 @@ from projector_export.files import fs
 from projector_export.files.paths import inside
 from projector_export.files.reading import decode_utf8, file_size, read_bytes
 from projector_export.format import checkpoint
-from projector_export.format.checkpoint import Checkpoint
+from projector_export.format.checkpoint import Checkpoint, key_of
 from projector_export.format.metadata import parse_metadata, unescape_label
 
 
@@ -72,7 +72,7 @@ def read_run_tensor(run_dir: str, tensor: str | None = None) -> RunTensor:
             f"{run_dir}: not a projector run (no {CONFIG_FILENAME}); give a run folder written by "
             "projector-export, e.g. logs/colours-2d/projector"
         )
-    entries = {embedding.tensor_name.removesuffix(":0"): embedding for embedding in read_config(run_dir).embeddings}
+    entries = {key_of(embedding.tensor_name): embedding for embedding in read_config(run_dir).embeddings}
     names = {checkpoint.name_of_key(key): key for key in entries}
     if not entries:
         raise ProjectorExportError(f"{run_dir}: {CONFIG_FILENAME} names no tensors; {REEXPORT}")

@@ -52,7 +52,7 @@ _NOT_NAME_RE = re.compile(r"[^A-Za-z0-9_-]")
 def name_of_key(key: str) -> str:
     """The tensor name a checkpoint key stands for: `final` for `final` and for the object-based
     `final/.ATTRIBUTES/VARIABLE_VALUE` of older runs (and a config's `final:0`)."""
-    return key.removesuffix(":0").removesuffix(OBJECT_KEY_SUFFIX)
+    return key_of(key).removesuffix(OBJECT_KEY_SUFFIX)
 
 
 def key_of(config_tensor_name: str) -> str:

@@ -44,16 +44,6 @@ def config_text(entries: list[ConfigEntry]) -> str:
     return text_format.MessageToString(config)
 
 
-def with_bookmarks_path(config, key: str, bookmarks_path: str) -> str:
-    """The text of `config` (a parsed `ProjectorConfig`) with the bookmarks file of tensor `key` set."""
-    from google.protobuf import text_format
-
-    for embedding in config.embeddings:
-        if embedding.tensor_name.removesuffix(":0") == key:
-            embedding.bookmarks_path = bookmarks_path
-    return text_format.MessageToString(config)
-
-
 def read_config(run_dir: str):
     """Parse a run's config as TensorBoard does (UTF-8, protobuf text).
 

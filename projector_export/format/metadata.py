@@ -93,6 +93,11 @@ class MetadataTable:
     def num_rows(self) -> int:
         return len(self.columns[0])
 
+    def page_view(self) -> tuple[list[str], list[list[str]]]:
+        """(column names, rows of escaped cells) as the projector reads `to_tsv()` (see `parse_metadata`)."""
+        escaped = [[escape_label(value) for value in column] for column in self.columns]
+        return list(self.header or ["label"]), [list(row) for row in zip(*escaped)]
+
     def to_tsv(self) -> str:
         """The file's text: escaped cells, a header only when there are several columns."""
         lines = []

@@ -10,7 +10,7 @@ from projector_export.filenames import CHECKPOINT_STATE_FILENAME, CONFIG_FILENAM
 from projector_export.files import fs, leftovers, lock
 from projector_export.files.fs import is_remote
 from projector_export.files.paths import inside
-from projector_export.format.checkpoint import Checkpoint, name_of_key
+from projector_export.format.checkpoint import Checkpoint, key_of, name_of_key
 from projector_export.format.config import read_config
 from projector_export.validation.report import Problem, ValidationReport
 from projector_export.validation.tensor_checks import check_assets, check_shape, check_values, tensor_file_rows
@@ -181,7 +181,7 @@ def _check_run(logdir: str, run: str, run_dir: str, config_dir: str, problems: l
     if any(not embedding.tensor_path for embedding in config.embeddings):
         saved = _open_checkpoint(logdir, run, run_dir, config, problems, notes)
     for embedding in config.embeddings:
-        key = embedding.tensor_name.removesuffix(":0")
+        key = key_of(embedding.tensor_name)
         name = name_of_key(key)
         rows = _tensor_rows(run, name, key, embedding, config_dir, saved, problems)
         if rows is not None:
