@@ -57,7 +57,7 @@ from projector_export.cluster_names import cluster_column, cluster_table, name_c
 from projector_export.clustering import find_clusters  # noqa: E402
 from projector_export.format.metadata import parse_metadata, unescape_label  # noqa: E402
 from projector_export.machine import usable_cpus  # noqa: E402
-from projector_export.read import read_run_tensor  # noqa: E402
+from projector_export.read import read_embedding  # noqa: E402
 
 SECTIONS = ("blobs", "large", "stand-in", "colours", "imdb", "compare")
 
@@ -162,7 +162,7 @@ def train(logdir: Path, run: str, command: list[str]) -> Path:
 
 
 def read(folder: Path):
-    run = read_run_tensor(str(folder))
+    run = read_embedding(str(folder))
     header, rows = parse_metadata(run.metadata.decode("utf-8"))
     return run.vectors, header, rows
 

@@ -276,9 +276,9 @@ def _large(workdir: str) -> Data:
 
 def _with_numpy_copy(data: Data) -> Data:
     """Save the run's tensor and labels as a gensim user keeps them: vectors.npy and labels.txt."""
-    from projector_export.read import read_run_tensor
+    from projector_export.read import read_embedding
 
-    tensor = read_run_tensor(data.run, data.key)
+    tensor = read_embedding(data.run, data.key)
     data.numpy_dir = os.path.join(os.path.dirname(data.logdir), f"numpy-{os.path.basename(data.logdir)}")
     os.makedirs(data.numpy_dir)
     np.save(os.path.join(data.numpy_dir, "vectors.npy"), tensor.vectors)

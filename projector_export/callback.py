@@ -14,13 +14,13 @@ import numpy as np
 from projector_export.arrays import per_point_rows
 from projector_export.errors import ProjectorExportError
 from projector_export.export import Embedding, export_embeddings
+from projector_export.filenames import PROJECTOR_SUBFOLDER
 from projector_export.files.staging import RUN, check_target
 from projector_export.format.checkpoint import safe_tensor_name
 
 logger = logging.getLogger(__name__)
 
 # The projector run's folder inside a Keras log dir (see ProjectorCallback on why a subfolder).
-PROJECTOR_SUBFOLDER = "projector"
 
 
 class ProjectorCallback(keras.callbacks.Callback):

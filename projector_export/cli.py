@@ -13,6 +13,7 @@ import posixpath
 import sys
 
 from projector_export.console import Progress, quiet_tensorflow
+from projector_export.errors import as_flags, flags_of
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -128,18 +129,20 @@ def main(argv: list[str] | None = None) -> int:
     check.set_defaults(handler=_validate)
 
     args = parser.parse_args(argv)
+    # Library messages name parameters (`max_rows=10`); on the command line they are flags.
+    flags = flags_of(parser, overwrite="--force", n_neighbors="--neighbors")
     quiet_tensorflow(args.verbose)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     from projector_export.errors import ProjectorExportError
 
     make_record = logging.getLogRecordFactory()
-    logging.setLogRecordFactory(functools.partial(_reworded_record, make_record))
+    logging.setLogRecordFactory(functools.partial(_reworded_record, make_record, flags))
     try:
         _refuse_undecodable(args)
         return args.handler(args)
     except (ProjectorExportError, OSError) as error:
         # What the user can fix (bad input, a broken run, a full disk): one line, exit 1.
-        print(f"error: {_flags(_one_line(error))}", file=sys.stderr)
+        print(f"error: {as_flags(_one_line(error), flags)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -148,30 +151,17 @@ def main(argv: list[str] | None = None) -> int:
         logging.setLogRecordFactory(make_record)
 
 
-# Library messages name parameters (`max_rows=10`); on the command line they are flags.
-_FLAGS = {
-    "max_rows": "--max-rows", "tensor": "--tensor", "metadata": "--metadata", "name": "--name", "k": "-k",
-    "overwrite": "--force", "out": "--out",
-    "method": "--method", "dims": "--dims", "seed": "--seed", "n_neighbors": "--neighbors",
-    "min_dist": "--min-dist", "perplexity": "--perplexity", "metric": "--metric",
-}
 # Arguments that name what TensorBoard shows, by what they are.
 _NAMES = {
     "logdir": "log dir", "run": "run name", "run_dir": "run folder", "tensor": "tensor name", "name": "tensor name",
 }
 
 
-def _flags(text: str) -> str:
-    from projector_export.errors import as_flags
-
-    return as_flags(text, _FLAGS)
-
-
-def _reworded_record(make_record, name, *args, **kwargs) -> logging.LogRecord:
+def _reworded_record(make_record, flags, name, *args, **kwargs) -> logging.LogRecord:
     """The package's warnings as this command shows them: flags for parameters, on a line of their own."""
     record = make_record(name, *args, **kwargs)
     if name.startswith("projector_export"):
-        record.msg, record.args = _flags(record.getMessage()), None
+        record.msg, record.args = as_flags(record.getMessage(), flags), None
         Progress.end_line()
     return record
 

@@ -40,7 +40,7 @@ from projector_export.cluster_names import ClusterRow, cluster_column, cluster_t
 from projector_export.clustering import find_clusters, require_libraries
 from projector_export.errors import ProjectorExportError
 from projector_export.format.bookmarks import ORIGIN_FIELD, state_text, view_columns
-from projector_export.format.metadata import escape_label, parse_metadata
+from projector_export.format.metadata import escape_label
 from projector_export.reductions import Layout
 
 CLUSTER_COLUMN = "cluster"
@@ -119,7 +119,7 @@ def add_clusters(
             meanwhile; the run is unchanged then.
     """
     from projector_export.files.writing import check_file_target
-    from projector_export.read import read_run_tensor
+    from projector_export.read import read_embedding
 
     require_libraries()
     if not isinstance(bookmarks, int) or isinstance(bookmarks, bool) or bookmarks < 0:
@@ -128,7 +128,7 @@ def add_clusters(
         check_file_target(out, what="clusters file", overwrite=overwrite)
     report = progress or (lambda stage: None)
     report("reading the tensor")
-    run = read_run_tensor(os.fspath(run_dir), tensor)
+    run = read_embedding(os.fspath(run_dir), tensor)
     header, rows = _metadata(run)
     start = time.monotonic()
     found = find_clusters(run.vectors, min_size=min_size, seed=seed, metric=metric, progress=progress)
@@ -184,9 +184,7 @@ def _run_update(run):
 
 def _metadata(run) -> tuple[list[str], list[list[str]]]:
     """The run's metadata as the projector reads it (cells still escaped); none: no columns."""
-    if run.metadata is None:
-        return [], []
-    return parse_metadata(run.metadata.decode("utf-8").removeprefix("\ufeff"))
+    return run.page_view()
 
 
 def _counts(header: list[str], rows: list[list[str]]) -> np.ndarray | None:

@@ -6,3 +6,5 @@ CHECKPOINT_STATE_FILENAME = "checkpoint"  # names the latest checkpoint: what tf
 CHECKPOINT_PREFIX = "embeddings.ckpt"  # the checkpoint's files: embeddings.ckpt-N.index, .data-00000-of-00001
 STANDALONE_CONFIG_FILENAME = "projector_config.json"  # read by the standalone projector
 VECTORS_FILENAME = "vectors.tsv"  # the Load button of projector.tensorflow.org
+# The projector run's folder inside a Keras log dir or a projector-train run (see ProjectorCallback on why).
+PROJECTOR_SUBFOLDER = "projector"

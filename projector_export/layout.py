@@ -127,8 +127,7 @@ def add_layout(
     ```
     """
     from projector_export.files.writing import check_file_target
-    from projector_export.format.metadata import parse_metadata
-    from projector_export.read import read_run_tensor
+    from projector_export.read import read_embedding
 
     layout = as_layout(layout)
     require_libraries(layout)
@@ -136,10 +135,10 @@ def add_layout(
         check_file_target(out, what="coordinates file", overwrite=overwrite)
     if progress:
         progress("reading the tensor")
-    run = read_run_tensor(os.fspath(run_dir), tensor)
+    run = read_embedding(os.fspath(run_dir), tensor)
     header, rows = ["label"], []
-    if run.metadata is not None:  # read from inside the run folder, checked as UTF-8
-        header, rows = parse_metadata(run.metadata.decode("utf-8").removeprefix("\ufeff"))
+    if run.metadata_text is not None:  # read from inside the run folder, checked as UTF-8
+        header, rows = run.page_view()
     label_column, color_option = view_columns(
         header, rows, sprite=run.sprite_path is not None, color_by=layout.color_by, label_by=layout.label_by
     )

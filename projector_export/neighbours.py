@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from projector_export.errors import ProjectorExportError
-from projector_export.read import read_run_tensor
+from projector_export.read import read_embedding
 
 # The inspector's two distances (vz_projector/vector.ts): `cosDist` is 1 - cosine
 # similarity, `dist` the Euclidean distance. Cosine is its default.
@@ -58,7 +58,7 @@ def nearest_neighbours_of_each(
         raise ProjectorExportError(f"`metric={metric}` is not one of {', '.join(METRICS)}")
     if k < 1:
         raise ProjectorExportError(f"`k={k}`: ask for at least 1 neighbour")
-    run = read_run_tensor(run_dir, tensor)
+    run = read_embedding(run_dir, tensor)
     labels = run.labels()
     rows = {query: _find(query, labels, run.run_dir) for query in queries}
     vectors = run.vectors.astype(np.float64)

@@ -17,16 +17,17 @@ from projector_export.files.paths import inside
 from projector_export.files.reading import decode_utf8, file_size, read_bytes
 from projector_export.format import checkpoint
 from projector_export.format.checkpoint import Checkpoint, key_of
-from projector_export.format.metadata import parse_metadata, unescape_label
+from projector_export.format.metadata import MetadataTable, parse_metadata, unescape_label
 
 
 @dataclass(frozen=True)
-class RunTensor:
-    """One tensor of a run with its metadata (raw bytes) and the path of its sprite (None when absent).
+class StoredEmbedding:
+    """One tensor of a run as `read_embedding` gives it back: the mirror of an `Embedding`.
 
     `name` is the tensor's name (`final`); `key` is what the checkpoint holds it
     under: the name itself, or `final/.ATTRIBUTES/VARIABLE_VALUE` in runs of
-    earlier versions.
+    earlier versions. `metadata` is the table of labels as exported (cells
+    unescaped), `metadata_text` the file as stored.
     """
 
     run_dir: str
@@ -36,14 +37,27 @@ class RunTensor:
     metadata_path: str | None
     sprite_path: str | None
     single_image_dim: tuple[int, int] | None
-    metadata: bytes | None = None
+    metadata_text: str | None = None
     stored: tuple = ()  # (shape, dtype, crc32c) as the checkpoint's index has it: the tensor's identity
+
+    def page_view(self) -> tuple[list[str], list[list[str]]]:
+        """(column names, rows of escaped cells) as the projector reads the metadata; none: no columns."""
+        return parse_metadata(self.metadata_text) if self.metadata_text is not None else ([], [])
+
+    @property
+    def metadata(self) -> MetadataTable | None:
+        """The metadata as a table: column names (None for one column) and each column's labels."""
+        if self.metadata_text is None:
+            return None
+        header, rows = self.page_view()
+        columns = [[unescape_label(row[i]) if i < len(row) else "" for row in rows] for i in range(len(header))]
+        return MetadataTable(header if len(header) > 1 else None, columns)
 
     def labels(self) -> list[str]:
         """The first metadata column, unescaped: one label a row; row numbers without metadata."""
-        if self.metadata is None:
+        if self.metadata_text is None:
             return [str(i) for i in range(len(self.vectors))]
-        _, rows = parse_metadata(self.metadata.decode("utf-8").removeprefix("\ufeff"))
+        _, rows = self.page_view()
         return [unescape_label(row[0]) for row in rows]
 
 
@@ -52,7 +66,7 @@ def _first_line(error: Exception) -> str:
     return " ".join(text.split())[:200]
 
 
-def read_run_tensor(run_dir: str, tensor: str | None = None) -> RunTensor:
+def read_embedding(run_dir: str, tensor: str | None = None) -> StoredEmbedding:
     """Load one tensor of a run: `tensor` by name (or by checkpoint key); by
     default the run's only tensor, else the one named `final`.
 
@@ -117,15 +131,15 @@ def read_run_tensor(run_dir: str, tensor: str | None = None) -> RunTensor:
     try:
         if entry.metadata_path:
             metadata_path = inside(run_dir, entry.metadata_path, f"{run_dir}: metadata file")
-            metadata = read_bytes(metadata_path, f"{run_dir}: metadata file")
-            _check_metadata(run_dir, entry.metadata_path, metadata, len(vectors))
+            data = read_bytes(metadata_path, f"{run_dir}: metadata file")
+            metadata = _checked_metadata(run_dir, entry.metadata_path, data, len(vectors))
         if entry.sprite.image_path:
             sprite_path = inside(run_dir, entry.sprite.image_path, f"{run_dir}: sprite image")
             file_size(sprite_path, f"{run_dir}: sprite image")
     except ProjectorExportError as error:
         text = str(error)
         raise ProjectorExportError(text if REEXPORT in text else f"{text}; {REEXPORT}") from None
-    return RunTensor(
+    return StoredEmbedding(
         run_dir=run_dir,
         name=name,
         key=key,
@@ -133,7 +147,7 @@ def read_run_tensor(run_dir: str, tensor: str | None = None) -> RunTensor:
         metadata_path=metadata_path,
         sprite_path=sprite_path,
         single_image_dim=tuple(entry.sprite.single_image_dim) or None,
-        metadata=metadata,
+        metadata_text=metadata,
         stored=stored_identity(saved, key),
     )
 
@@ -145,7 +159,8 @@ def stored_identity(saved: Checkpoint, key: str) -> tuple:
     return tuple(entry.shape), entry.dtype_name, entry.crc32c
 
 
-def _check_metadata(run_dir: str, relative: str, data: bytes, rows: int) -> None:
+def _checked_metadata(run_dir: str, relative: str, data: bytes, rows: int) -> str:
+    """The metadata file's text, checked to be UTF-8 with one row a point as the projector reads it."""
     text = decode_utf8(data, relative, f"{run_dir}: metadata file")
     _, points = parse_metadata(text)
     if len(points) != rows:
@@ -153,4 +168,5 @@ def _check_metadata(run_dir: str, relative: str, data: bytes, rows: int) -> None
             f"{run_dir}: metadata file {relative!r} has {len(points)} rows as the projector reads it, but the "
             f"tensor has {rows}; {REEXPORT}"
         )
+    return text
 

@@ -24,13 +24,13 @@ from projector_export.files.staging import RUN, Stage, staged_folder
 from projector_export.format.bookmarks import read_states
 from projector_export.format.checkpoint import Checkpoint, checkpoint_number, key_of, renumber_checkpoint
 from projector_export.format.config import read_config
-from projector_export.read import RunTensor, stored_identity
+from projector_export.read import StoredEmbedding, stored_identity
 
 
 class RunUpdate:
     """The staged copy of a run being changed: its config, the entry of the tensor, and writes."""
 
-    def __init__(self, stage: Stage, run: RunTensor):
+    def __init__(self, stage: Stage, run: StoredEmbedding):
         self.stage = stage
         self.run = run
         self.config = read_config(stage.path)
@@ -97,7 +97,7 @@ class RunUpdate:
 
 
 @contextlib.contextmanager
-def updating(run: RunTensor) -> Iterator[RunUpdate]:
+def updating(run: StoredEmbedding) -> Iterator[RunUpdate]:
     """Lock and copy `run`'s folder, check its tensor is the one read, yield the copy to change,
     renumber its checkpoint and swap it in.
 
@@ -112,7 +112,7 @@ def updating(run: RunTensor) -> Iterator[RunUpdate]:
         renumber_checkpoint(stage, checkpoint_number(stage.target) + 1)
 
 
-def _check_unchanged(read: RunTensor, staging: str) -> None:
+def _check_unchanged(read: StoredEmbedding, staging: str) -> None:
     keys = {key_of(entry.tensor_name) for entry in read_config(staging).embeddings}
     try:
         now = stored_identity(Checkpoint(staging), read.key) if read.key in keys else None

@@ -88,9 +88,9 @@ def export_standalone(
     print(result.vectors_path, result.shape)  # .../standalone/demo/vectors.tsv (3, 3)
     ```
     """
-    from projector_export.read import read_run_tensor
+    from projector_export.read import read_embedding
 
-    run = read_run_tensor(os.fspath(run_dir), tensor)
+    run = read_embedding(os.fspath(run_dir), tensor)
     matrix = run.vectors
     with staged_folder(out_dir, STANDALONE) as stage:
         with stage.file(VECTORS_FILENAME) as f:
@@ -103,10 +103,10 @@ def export_standalone(
             "tensorPath": TENSOR_FILENAME,
         }
         metadata_name = sprite_name = None
-        if run.metadata is not None:
+        if run.metadata_text is not None:
             # Copied byte for byte: its labels are already escaped for the projector.
             metadata_name = METADATA_FILENAME
-            stage.write(metadata_name, run.metadata)
+            stage.write(metadata_name, run.metadata_text)
             embedding["metadataPath"] = metadata_name
         if run.sprite_path:
             sprite_name = posixpath.basename(run.sprite_path)

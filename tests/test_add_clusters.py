@@ -13,7 +13,7 @@ from conftest import require_layout_libraries
 from projector_export import Embedding, ProjectorExportError, add_clusters, export_embedding, export_embeddings, validate
 from projector_export.cli import main
 from projector_export.format.metadata import parse_metadata, unescape_label
-from projector_export.read import read_run_tensor
+from projector_export import read_embedding
 from test_safety import one_error_line, snapshot
 
 ROWS = 1500
@@ -38,8 +38,8 @@ def run(tmp_path, blobs):
 
 def metadata_of(run, tensor="final"):
     """The tensor's metadata as the projector reads it: (columns, rows of unescaped cells)."""
-    found = read_run_tensor(str(run), tensor)
-    header, rows = parse_metadata(found.metadata.decode("utf-8"))
+    found = read_embedding(str(run), tensor)
+    header, rows = parse_metadata(found.metadata_text)
     return header, [[unescape_label(cell) for cell in row] for row in rows]
 
 

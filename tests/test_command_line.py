@@ -115,9 +115,9 @@ def test_big_inputs_warn_and_max_rows_keeps_the_first_rows(tmp_path, capsys, cap
     caplog.clear()
     assert main(["export", str(tmp_path / "big.txt"), "--logdir", str(tmp_path), "--run", "cut", "--max-rows", "1000"]) == 0
     assert "--max-rows" not in caplog.text
-    from projector_export.read import read_run_tensor
+    from projector_export.read import read_embedding
 
-    cut = read_run_tensor(str(tmp_path / "cut"))
+    cut = read_embedding(str(tmp_path / "cut"))
     assert cut.vectors.shape == (1000, 3)
     _, labels = parse_metadata(open(cut.metadata_path, encoding="utf-8").read())
     assert [row[0] for row in labels] == words[:1000]

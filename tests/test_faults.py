@@ -15,7 +15,7 @@ import tensorflow as tf
 
 from projector_export import export_embedding, validate
 from projector_export.format.metadata import parse_metadata
-from projector_export.read import read_run_tensor
+from projector_export import read_embedding
 
 # Re-exports the same run forever, each time with a different row count, so a
 # run mixing two exports shows up as tensor rows != metadata rows.
@@ -43,7 +43,7 @@ def assert_whole(logdir, run):
         return
     rows = None
     for name in ("a", "b"):
-        tensor = read_run_tensor(str(run), name)
+        tensor = read_embedding(str(run), name)
         _, labels = parse_metadata(open(tensor.metadata_path, encoding="utf-8").read())
         assert len(labels) == len(tensor.vectors)
         assert rows in (None, len(tensor.vectors))
@@ -103,7 +103,7 @@ def test_ctrl_c_during_training_leaves_the_last_snapshot_valid_and_exportable(tm
 
     report = validate(str(logs))
     assert report.ok and report.runs == ["colours-2d/projector"], str(report)
-    final = read_run_tensor(str(logs / "colours-2d" / "projector"), "final")
+    final = read_embedding(str(logs / "colours-2d" / "projector"), "final")
     assert final.vectors.shape == (550, 3)  # 2-D, with the zero column the projector needs
     out = tmp_path / "standalone"
     from projector_export.cli import main
@@ -157,7 +157,7 @@ def test_a_kill_at_each_step_of_the_swap_is_reported_truthfully_and_repaired(tmp
     leftovers = sorted(p.name for p in logs.iterdir() if p.name != "run")
     report = validate(str(logs))
     if point == "during the checkpoint write":  # the run is untouched; the leftover holds only the export's files
-        assert read_run_tensor(str(run)).name == "first" and (run / "train").is_dir()
+        assert read_embedding(str(run)).name == "first" and (run / "train").is_dir()
         assert report.ok and "holds only files it wrote" in str(report), str(report)
     else:
         assert not report.ok
@@ -172,7 +172,7 @@ def test_a_kill_at_each_step_of_the_swap_is_reported_truthfully_and_repaired(tmp
     assert (run / "train" / "events.out.tfevents.keras").read_bytes() == b"scalars"
     assert sorted(p.name for p in logs.iterdir()) == ["run"]
     assert not [p for p in run.iterdir() if "temp" in p.name]  # no staging piece inside the live run
-    assert validate(str(logs)).ok and read_run_tensor(str(run)).name == "third"
+    assert validate(str(logs)).ok and read_embedding(str(run)).name == "third"
 
 
 FALLBACK_EXPORTER = EXPORTER.replace(

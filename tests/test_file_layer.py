@@ -20,7 +20,7 @@ from projector_export import ProjectorExportError, export_embedding, validate
 from projector_export.cli import main
 from projector_export.files.reading import Skipped, files_in, read_bytes, read_text
 from projector_export.files.writing import write_file
-from projector_export.read import read_run_tensor
+from projector_export import read_embedding
 from test_safety import IS_ROOT, one_error_line, snapshot
 
 
@@ -165,7 +165,7 @@ def test_a_layout_of_vectors_replaced_meanwhile_is_refused_not_stored(run, monke
     monkeypatch.setattr("projector_export.layout.compute_layout", slow)
     with pytest.raises(ProjectorExportError, match="was replaced while it was laid out"):
         add_layout(run, "pca")
-    tensor = read_run_tensor(str(run))
+    tensor = read_embedding(str(run))
     assert tensor.vectors.shape == (30, 5) and tensor.labels()[0] == "v0"
     assert "bookmarks" not in (run / "projector_config.pbtxt").read_text()
     assert validate(str(run.parent)).ok
@@ -196,7 +196,7 @@ def test_reexport_never_deletes_files_named_like_the_tools(run):
     export_embedding(run, np.eye(5), list("abcde"))
     for name, data in mine.items():
         assert (run / name).read_bytes() == data, name
-    assert read_run_tensor(str(run)).vectors.shape == (5, 5) and validate(str(run.parent)).ok
+    assert read_embedding(str(run)).vectors.shape == (5, 5) and validate(str(run.parent)).ok
 
 
 def test_a_run_of_an_earlier_version_keeps_what_cannot_be_named_exactly(run):

@@ -18,7 +18,7 @@ import threading
 import pytest
 
 from projector_export import validate
-from projector_export.read import read_run_tensor
+from projector_export import read_embedding
 from reviews import write_aclimdb
 from test_safety import snapshot
 from training import cli
@@ -101,7 +101,7 @@ def test_ctrl_c_during_the_fit_writes_the_run_whole_from_what_was_trained(colour
                                                 "--logdir", str(colour_logs)])
     assert status == 130 and "interrupted at step" in output, output
     assert validate(str(colour_logs)).ok
-    final = read_run_tensor(str(run / "projector"), "final")
+    final = read_embedding(str(run / "projector"), "final")
     assert final.vectors.shape == (550, 3) and final.labels()[0]
     assert scalar_steps(run / "train", "epoch_loss") == [0, 1]  # the new run's two epochs, not the old run's
     assert sorted(p.name for p in (run / "plots").iterdir()) == ["embedding-2d.png", "training.gif"]
@@ -134,7 +134,7 @@ def test_ctrl_c_from_outside_during_the_fit_of_a_child_process(tmp_path):
     assert status == 130, "".join(output)
     assert "interrupted at step" in "".join(output)
     assert validate(str(logs)).ok
-    assert read_run_tensor(str(logs / "colours-2d" / "projector"), "final").vectors.shape == (550, 3)
+    assert read_embedding(str(logs / "colours-2d" / "projector"), "final").vectors.shape == (550, 3)
 
 
 IMDB = ["imdb", "--vocab-size", "400", "--learning-rate", "0.003", "--layout", "pca"]
@@ -166,7 +166,7 @@ def test_imdb_ctrl_c_after_an_epoch_keeps_what_was_trained_whole(imdb_logs, phas
     status, output = train_until(phase, [*IMDB, "--aclimdb", str(reviews), "--epochs", epochs, "--logdir", str(logs)])
     assert status == 130 and "interrupted after" in output, output
     assert validate(str(logs)).ok
-    final = read_run_tensor(str(run / "projector"), "final")
+    final = read_embedding(str(run / "projector"), "final")
     config = (run / "projector" / "projector_config.pbtxt").read_text()
     assert "bookmarks_path" not in config  # the layout was skipped (or stopped)
     scored = scalar_steps(run / "test", "test_accuracy")

@@ -15,7 +15,7 @@ import tensorflow as tf
 from projector_export import ProjectorExportError, export_embedding, validate
 from projector_export.cli import main
 from projector_export.format.metadata import metadata_table
-from projector_export.read import read_run_tensor
+from projector_export import read_embedding
 from projector_export.inputs.sources import read_labels, read_source
 
 
@@ -261,6 +261,6 @@ def test_sets_and_strings_are_refused_as_labels(tmp_path, labels, message):
     assert not (tmp_path / "run").exists()
 
 
-def test_read_run_tensor_gives_labels_as_the_projector_shows_them(logs):
-    run = read_run_tensor(str(logs / "r"))
+def test_read_embedding_gives_labels_as_the_projector_shows_them(logs):
+    run = read_embedding(str(logs / "r"))
     assert run.labels() == list("abcd") and run.metadata == b"a\nb\nc\nd\n"

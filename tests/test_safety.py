@@ -22,11 +22,11 @@ import tensorflow as tf
 
 from projector_export import Embedding, ProjectorExportError, export_embedding, export_embeddings, validate
 from projector_export.cli import main
-from projector_export.read import read_run_tensor
-from projector_export.inputs.sources import export_file
+from projector_export import read_embedding
+from projector_export import export_file
 from projector_export.files.records import RECORD_FILENAME
 from projector_export.files.staging import RUN, TRAINING, staged_folder
-from projector_export.standalone import export_standalone
+from projector_export import export_standalone
 
 IS_ROOT = os.geteuid() == 0
 
@@ -157,7 +157,7 @@ def test_reexport_keeps_subfolders_and_the_files_a_user_added(tmp_path):
     assert (run / "train" / "events.out.tfevents.keras").read_bytes() == b"scalars"
     assert (run / "my notes.txt").read_text() == "mine"
     assert (run / "other.metadata.tsv").read_text().startswith("a file of mine")
-    assert not (run / "first.metadata.tsv").exists() and read_run_tensor(str(run)).name == "second"
+    assert not (run / "first.metadata.tsv").exists() and read_embedding(str(run)).name == "second"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # no staging piece, no lock file
 
     # a file of the user's with the name of a file this export writes: refused, nothing changes
@@ -173,7 +173,7 @@ def test_export_file_is_what_the_command_does(tmp_path):
     (tmp_path / "labels.tsv").write_text("word\tn\n" + "".join(f"w{i}\t{i}\n" for i in range(10)))
     result = export_file(tmp_path / "v.npy", tmp_path / "run", metadata=tmp_path / "labels.tsv", name="words", max_rows=6)
     assert (result.name, result.shape) == ("words", (6, 4))
-    run = read_run_tensor(str(tmp_path / "run"))
+    run = read_embedding(str(tmp_path / "run"))
     assert run.labels() == [f"w{i}" for i in range(6)]
     with pytest.raises(ProjectorExportError, match=r"`max_rows=0`"):
         export_file(tmp_path / "v.npy", tmp_path / "run", max_rows=0)
@@ -218,7 +218,7 @@ def test_the_lock_holds_across_pid_namespaces(tmp_path):
     out, err = holder.communicate(timeout=60)
     assert holder.returncode == 0, err
     assert float(out.split()[-1]) <= finished
-    assert read_run_tensor(str(run)).vectors.shape == (4, 4)
+    assert read_embedding(str(run)).vectors.shape == (4, 4)
     assert (run / "holder.txt").read_text().startswith("a user's file")  # a file the tool did not write: kept
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
 
@@ -359,7 +359,7 @@ def test_an_immutable_file_in_the_old_run_does_not_fail_an_export_that_replaced_
         done = cli("export", tmp_path / "v.npy", "--logdir", logs, "--run", "r")
         assert done.returncode == 0, done.stderr  # the run was replaced: that is success
         assert "could not tidy" in done.stderr and "Traceback" not in done.stderr
-        assert read_run_tensor(str(logs / "r")).vectors.shape == (4, 5)
+        assert read_embedding(str(logs / "r")).vectors.shape == (4, 5)
         report = validate(str(logs))
         assert report.ok and "holds only files it wrote" in str(report)
     finally:
@@ -433,7 +433,7 @@ def test_a_training_run_is_replaced_whole_and_keeps_what_a_user_added_anywhere_i
     # the tool's own files of the first run are gone, the second run's are there
     assert sorted(p.name for p in (run / "train").glob("events.out.tfevents.*.host.v2")) == ["events.out.tfevents.2.host.v2"]
     assert (run / "plots" / "embedding-2d.png").read_text() == "2"
-    assert read_run_tensor(str(run / "projector")).vectors[0, 0] == 2.0
+    assert read_embedding(str(run / "projector")).vectors[0, 0] == 2.0
     assert sorted(p.name for p in run.parent.iterdir()) == ["model"]  # no staging piece, no lock
 
 

@@ -190,7 +190,7 @@ def test_a_folder_without_projector_runs_fails_with_a_hint(tmp_path):
 
 def test_runs_written_with_object_based_keys_still_validate_and_read(tmp_path):
     """Runs of earlier versions: a tf.train.Checkpoint, keys `NAME/.ATTRIBUTES/VARIABLE_VALUE`."""
-    from projector_export.read import read_run_tensor
+    from projector_export.read import read_embedding
 
     run = tmp_path / "old"
     export_embedding(run, np.eye(4), list("abcd"), name="final")
@@ -203,6 +203,6 @@ def test_runs_written_with_object_based_keys_still_validate_and_read(tmp_path):
 
     assert validate(str(tmp_path)).ok, str(validate(str(tmp_path)))
     for tensor in (None, "final", "final/.ATTRIBUTES/VARIABLE_VALUE"):
-        read = read_run_tensor(str(run), tensor)
+        read = read_embedding(str(run), tensor)
         assert (read.name, read.key) == ("final", "final/.ATTRIBUTES/VARIABLE_VALUE")
         np.testing.assert_array_equal(read.vectors, vectors)

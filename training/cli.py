@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from projector_export.console import quiet_tensorflow
-from projector_export.errors import ProjectorExportError, as_flags
+from projector_export.errors import ProjectorExportError, as_flags, flags_of
 from training.colours import options as colours
 from training.imdb import options as imdb
 
@@ -47,6 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if misplaced:
         parser.error(misplaced)
     args = parser.parse_args(argv)
+    flags = flags_of(parser)
     quiet_tensorflow(args.verbose)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     for package in ("training", "projector_export"):
@@ -55,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.command(args)
     except (ProjectorExportError, OSError) as error:
         # What the user can fix (bad input, no data, a full disk): one line, exit 1.
-        message = as_flags(" ".join(str(error).split()), _flags(args))
+        message = as_flags(" ".join(str(error).split()), flags)
         print(f"projector-train {args.name}: error: {message}", file=sys.stderr)
         return 1
     except MemoryError:
@@ -92,12 +93,6 @@ def _misplaced_options(argv: list[str]) -> str | None:
             f"(models: {', '.join(COMMANDS)})"
         )
     return None
-
-
-def _flags(args: argparse.Namespace) -> dict[str, str]:
-    """Library messages name parameters (`epochs=0`); here they are the flags (--epochs 0),
-    each option's name spelt with dashes."""
-    return {name: "--" + name.replace("_", "-") for name in vars(args) if name not in ("command", "name")}
 
 
 if __name__ == "__main__":

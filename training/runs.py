@@ -2,7 +2,7 @@
 
 Everything one model's training writes (Keras's scalars in `train/`, the projector run
 in `projector/`, plots, test scores) is one unit: it is written into a staging folder
-beside `LOGDIR/RUN` and swapped in at the end (`projector_export.files.staging`), so
+beside `LOGDIR/RUN` and swapped in at the end (`projector_export.training_run`), so
 the previous run stays whole until the new one is complete. Ctrl-C:
 
 - before anything is trained: the new run is dropped, the previous one stays;
@@ -15,26 +15,12 @@ the previous run stays whole until the new one is complete. Ctrl-C:
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import TypeVar
 
 from projector_export.console import say
-from projector_export.files.staging import TRAINING, Stage, check_target, staged_folder
 
 T = TypeVar("T")
-
-
-def check_run_folder(run_dir: str) -> None:
-    """Refuse, before the minutes of training, a run folder that the run may not replace."""
-    check_target(run_dir, TRAINING)
-
-
-@contextlib.contextmanager
-def training_run(run_dir: str) -> Iterator[Stage]:
-    """The staging folder of the training run `run_dir`, swapped in when the block ends without error."""
-    with staged_folder(run_dir, TRAINING) as stage:
-        yield stage
 
 
 class CtrlC:
@@ -64,12 +50,13 @@ class CtrlC:
 def clusters_wanted(clusters: bool | None) -> bool:
     """Whether to add named clusters to `final`: as asked, else when the libraries are installed
     (`pip install "projector-export[layouts]"`), with a line saying how to get them when not."""
-    from projector_export.clustering import installed, require_libraries
+    from projector_export import LAYOUTS_INSTALL, clusters_available
+    from projector_export.clustering import require_libraries
 
     if clusters is None:
-        if not installed():
-            say('(no named clusters in the projector: pip install "projector-export[layouts]" adds them)')
-        return installed()
+        if not clusters_available():
+            say(f"(no named clusters in the projector: {LAYOUTS_INSTALL} adds them)")
+        return clusters_available()
     if clusters:
         require_libraries()  # before the minutes of training: a missing library is said at once
     return clusters

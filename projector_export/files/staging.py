@@ -299,3 +299,27 @@ def exchange(a: str, b: str) -> bool:
     raise OSError(code, os.strerror(code), b)
 
 
+
+
+def training_run(run_dir: str) -> contextlib.AbstractContextManager[Stage]:
+    """A `projector-train`-style run folder written whole (Keras's logs, a projector run, plots, ...):
+    the staging folder to write into, swapped in when the block ends without an error.
+
+    Example:
+
+    ```python
+    with training_run("logs/my-model") as stage:
+        model.fit(..., callbacks=[keras.callbacks.TensorBoard(stage.path)])
+        export_embedding(stage.join("projector"), vectors, labels)
+    ```
+    """
+    return staged_folder(run_dir, TRAINING)
+
+
+def check_training_run(run_dir: str) -> None:
+    """Refuse, writing nothing, a run folder that `training_run` may not replace: for a job about to train.
+
+    Raises:
+        ProjectorExportError: a link, too long a name, or a folder this tool did not write.
+    """
+    check_target(run_dir, TRAINING)

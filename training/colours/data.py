@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from projector_export import ProjectorExportError
-from projector_export.files.reading import read_text
+from projector_export.files import read_text
 
 X11_COLOURS = Path(__file__).parent.parent / "data" / "x11_colours.csv"
 _KAGGLE_NAME, _KAGGLE_RGB = "Color Name", "R;G;B Dec"

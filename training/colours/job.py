@@ -18,8 +18,16 @@ import keras
 import numpy as np
 import pandas as pd
 
-from projector_export import ClustersResult, Embedding, ExportResult, ProjectorExportError, export_embeddings
-from projector_export.callback import PROJECTOR_SUBFOLDER
+from projector_export import (
+    PROJECTOR_SUBFOLDER,
+    ClustersResult,
+    Embedding,
+    ExportResult,
+    ProjectorExportError,
+    check_training_run,
+    export_embeddings,
+    training_run,
+)
 from projector_export.console import plural, say
 from training.callbacks import EpochLine, KnnAgreement, ProgressBar, Snapshot, Snapshots, snapshot_name
 from training.colours import DEFAULT_DIMS, DEFAULT_EPOCHS, DEFAULT_PAIRS, DEFAULT_SEEDS
@@ -27,7 +35,7 @@ from training.colours.data import Pairs, load_colours, make_pairs
 from training.colours.model import build_model, embedding_vectors, learning_rate_schedule
 from training.loop import check_seed, fit
 from training.plots import colour_plots
-from training.runs import CtrlC, add_final_clusters, check_run_folder, clusters_wanted, training_run
+from training.runs import CtrlC, add_final_clusters, clusters_wanted
 
 BATCH_SIZE = 512
 # Snapshots come between calls of steps: often enough to show the first epoch, where the
@@ -104,7 +112,7 @@ def train_colours(
         for unit in ((False, True) if normalise else (False,))
     ]
     for _, _, run_dir in models:  # a folder the run may not replace is refused now, not after training
-        check_run_folder(run_dir)
+        check_training_run(run_dir)
     clusters = clusters_wanted(clusters)
     colours = load_colours(data)
     training = make_pairs(colours, pairs)

@@ -18,8 +18,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from projector_export.errors import ProjectorExportError
-from projector_export.files import fs
-from projector_export.files.reading import Skipped, files_in, open_file, read_bytes
+from projector_export.files import Skipped, files_in, fs, open_file, read_bytes
 from training.imdb import ACLIMDB_URL
 
 _ACLIMDB_FILE_RE = re.compile(r"(?:^|/)(train|test)/(pos|neg)/([^/]+\.txt)$")

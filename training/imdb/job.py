@@ -27,10 +27,20 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from projector_export import ClustersResult, Embedding, ExportResult, Layout, ProjectorExportError, export_embeddings
-from projector_export.callback import PROJECTOR_SUBFOLDER
+from projector_export import (
+    LAYOUTS_INSTALL,
+    PROJECTOR_SUBFOLDER,
+    ClustersResult,
+    Embedding,
+    ExportResult,
+    Layout,
+    ProjectorExportError,
+    check_training_run,
+    export_embeddings,
+    layouts_available,
+    training_run,
+)
 from projector_export.console import plural, say
-from projector_export.reductions import INSTALL, installed
 from training.callbacks import EpochLine, ProgressBar, Snapshot, Snapshots, snapshot_name
 from training.imdb import (
     DEFAULT_BATCH_SIZE,
@@ -54,7 +64,7 @@ from training.imdb.vocabulary import (
     vocabulary_file,
 )
 from training.loop import check_seed, evaluate, fit
-from training.runs import CtrlC, add_final_clusters, check_run_folder, clusters_wanted, training_run
+from training.runs import CtrlC, add_final_clusters, clusters_wanted
 from training.strategies import is_chief, make_strategy
 
 # Validation only scores: a bigger batch gives the same metrics in fewer steps.
@@ -175,7 +185,7 @@ def train_imdb(
     clusters = clusters_wanted(clusters)
     name = "imdb" if sample is None else "imdb-sample"
     run_dir = posixpath.join(os.fspath(logdir), name)
-    check_run_folder(run_dir)  # likewise a folder the run may not replace
+    check_training_run(run_dir)  # likewise a folder the run may not replace
     distribution = make_strategy(strategy)  # first: a multi-worker strategy must precede other TF work
     chief = is_chief(distribution)
     replicas = distribution.num_replicas_in_sync if distribution else 1
@@ -401,15 +411,15 @@ def final_layouts(layout: str | None) -> tuple[Layout, ...]:
     """The layouts to compute for `final` (see `train_imdb`'s `layout`); a click on one
     colours the tokens by sentiment and labels them by token."""
     if layout is None:
-        if installed("umap"):
+        if layouts_available("umap"):
             return (Layout("umap", **_VIEW),)
-        say(f"(no UMAP of every token in the projector's Bookmarks: {INSTALL} adds one)")
+        say(f"(no UMAP of every token in the projector's Bookmarks: {LAYOUTS_INSTALL} adds one)")
         return ()
     if layout == "none":
         return ()
     chosen = Layout(layout, **_VIEW)
-    if not installed(layout):
-        raise ProjectorExportError(f"`layout={layout}` needs a library that is not installed: {INSTALL}")
+    if not layouts_available(layout):
+        raise ProjectorExportError(f"`layout={layout}` needs a library that is not installed: {LAYOUTS_INSTALL}")
     return (chosen,)
 
 

@@ -28,9 +28,7 @@ from dataclasses import asdict, dataclass
 
 from projector_export.console import Progress, plural, say
 from projector_export.errors import ProjectorExportError
-from projector_export.files import fs
-from projector_export.files.reading import read_text
-from projector_export.files.writing import write_file
+from projector_export.files import fs, read_text, write_file
 from training.imdb import DEFAULT_VOCAB_SIZE
 from training.imdb.subwords import SubwordTextEncoder, build_subword_vocabulary
 
