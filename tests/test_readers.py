@@ -263,4 +263,18 @@ def test_sets_and_strings_are_refused_as_labels(tmp_path, labels, message):
 
 def test_read_embedding_gives_labels_as_the_projector_shows_them(logs):
     run = read_embedding(str(logs / "r"))
-    assert run.labels() == list("abcd") and run.metadata == b"a\nb\nc\nd\n"
+    assert run.labels() == list("abcd") and run.metadata_text == "a\nb\nc\nd\n"
+    assert run.metadata.header is None and run.metadata.columns == [list("abcd")]
+
+
+def test_what_export_wrote_read_embedding_gives_back(tmp_path):
+    """The mirror: vectors bit for bit, the tensor's name, every label as given (escapes undone)."""
+    from projector_export import export_embedding
+
+    vectors = np.random.default_rng(3).normal(size=(5, 4)).astype(np.float32)
+    table = {"word": ["", " ", "a\tb", "(empty)", "café"], "n": ["1", "2", "3", "4", "5"]}
+    export_embedding(tmp_path / "run", vectors, table, name="words")
+    stored = read_embedding(tmp_path / "run")
+    assert stored.name == "words" and stored.vectors.tobytes() == vectors.tobytes()
+    assert stored.metadata.header == ["word", "n"]
+    assert stored.metadata.columns == [table["word"], table["n"]]
