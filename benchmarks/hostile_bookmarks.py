@@ -35,7 +35,8 @@ MEASURE = textwrap.dedent(
     how, path = sys.argv[1], sys.argv[2]
     if how == "json.loads":
         resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
-    from projector_export.format.bookmarks import check_states, read_states
+    from projector_export.format.bookmarks import read_states
+    from projector_export.format.bookmark_checks import check_states
     from projector_export.errors import ProjectorExportError
     data = open(path, "rb").read()
     before = peak()

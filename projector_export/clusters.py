@@ -39,8 +39,9 @@ import numpy as np
 from projector_export.cluster_names import ClusterRow, cluster_column, cluster_table, name_clusters, representative_rows
 from projector_export.clustering import find_clusters, require_libraries
 from projector_export.errors import ProjectorExportError
-from projector_export.format.bookmarks import ORIGIN_FIELD, state_text, view_columns
+from projector_export.format.bookmarks import ORIGIN_FIELD, state_text
 from projector_export.format.metadata import escape_label
+from projector_export.format.page_columns import view_columns
 from projector_export.reductions import Layout
 
 CLUSTER_COLUMN = "cluster"

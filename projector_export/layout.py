@@ -36,10 +36,10 @@ from projector_export.format.bookmarks import (
     origin_key,
     read_states,
     state_text,
-    view_columns,
 )
 from projector_export.format.checkpoint import key_of, name_of_key
 from projector_export.format.config import read_config
+from projector_export.format.page_columns import view_columns
 from projector_export.reductions import (
     METHOD_NAMES,
     METHODS,
@@ -220,7 +220,7 @@ def layout_bookmark(vectors: np.ndarray, layout: Layout, *, progress: Progress |
 
 
 def layout_views(layouts, page_view: tuple[list[str], list[list[str]]], *, sprite: bool) -> tuple:
-    """Each layout's label column and "Color by" entry (see `bookmarks.view_columns`), for metadata
+    """Each layout's label column and "Color by" entry (see `page_columns.view_columns`), for metadata
     as the page reads it (`MetadataTable.page_view`); refused now, before minutes of layout."""
     header, rows = page_view
     return tuple(

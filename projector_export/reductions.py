@@ -55,7 +55,7 @@ class Layout:
         color_by: the metadata column a click on the bookmark colours the points by
             (the "Color by" menu); default: a sprite's own colours when there is a
             sprite, else the first column of numbers that differ (see
-            `bookmarks.view_columns`).
+            `page_columns.view_columns`).
         label_by: the metadata column hovering shows; default: the page's own (the
             first column that is not all numbers).
 

@@ -20,7 +20,8 @@ import pytest
 
 from conftest import require_layout_libraries
 from projector_export import Layout, ProjectorCallback, ProjectorExportError, export_embedding, validate
-from projector_export.format.bookmarks import MAX_JSON_CONTAINERS, MAX_LISTED_PROBLEMS, merge_states
+from projector_export.format.bookmarks import MAX_JSON_CONTAINERS, merge_states
+from projector_export.format.bookmark_checks import MAX_LISTED_PROBLEMS
 from projector_export.cli import main
 from projector_export.reductions import compute_layout, projector_pca, projector_vectors
 

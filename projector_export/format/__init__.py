@@ -7,5 +7,8 @@
 - `config`: `projector_config.pbtxt`, which tensor goes with which metadata, sprite and bookmarks;
 - `metadata`: the metadata TSV, labels escaped so that the projector reads them back;
 - `sprite`: the sprite image of per-point pictures or colour swatches;
-- `bookmarks`: saved views (the projector's `State`), and what stops them from loading.
+- `bookmarks`: saved views (the projector's `State`), read within bounds and merged;
+- `bookmark_checks`: what stops bookmarks from loading, as the projector's loader reads them;
+- `page_columns`: which metadata columns the page labels points by and offers to colour by;
+- `table`: the LevelDB table of a checkpoint's index.
 """

@@ -79,8 +79,9 @@ def check_assets(run, name, embedding, config_dir, rows, problems, notes) -> Non
 
 
 def _check_bookmarks(run, name, relative, config_dir, rows, problems, notes, options=None) -> None:
-    """The bookmarks file as the projector's loader reads it (see `bookmarks.check_states`)."""
-    from projector_export.format.bookmarks import check_states, read_states
+    """The bookmarks file as the projector's loader reads it (see `bookmark_checks.check_states`)."""
+    from projector_export.format.bookmark_checks import check_states
+    from projector_export.format.bookmarks import read_states
 
     data = _read_asset(run, name, relative, config_dir, "bookmarks file", problems)
     if data is None:
@@ -120,7 +121,7 @@ def _read_asset(run, name, relative, config_dir, what, problems) -> bytes | None
 
 def _check_metadata(run, name, relative, config_dir, rows, problems) -> set[str] | None:
     """Check the metadata file; return the "Color by" entries it gives the page (None if unreadable)."""
-    from projector_export.format.bookmarks import colour_options
+    from projector_export.format.page_columns import colour_options
 
     data = _read_asset(run, name, relative, config_dir, "metadata file", problems)
     if data is None:
