@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from projector_export.errors import ProjectorExportError
+from projector_export.format._float_text import float32_cells
 from projector_export.format.bookmarks import (
     BOOKMARKS_SUFFIX,
     PAGE_POINTS,
@@ -319,7 +320,7 @@ def write_coordinates(
     axes = ["x", "y", "z"][: coordinates.shape[1]]
     columns = [] if header is None else list(header)
     lines = ["\t".join(axes + columns)]
-    cells = coordinates.astype(np.float32).astype(str).tolist()
+    cells = float32_cells(coordinates)
     for index, values in enumerate(cells):
         extra = rows[index] if index < len(rows) else []
         extra = (list(extra) + [""] * len(columns))[: len(columns)]

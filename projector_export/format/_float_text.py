@@ -49,6 +49,19 @@ def format_float32_rows(rows: np.ndarray, *, first: bool, following: np.ndarray 
     return formatter.format(rows, rows.shape[1], first=first, following=following)
 
 
+def float32_cells(rows: np.ndarray) -> list[list[str]]:
+    """Each value of `rows` (2-D) as float32 in the fewest digits that read back to it, row by row.
+
+    Raises:
+        NotFiniteError: a value is NaN or infinite.
+    """
+    rows = np.ascontiguousarray(rows, dtype=np.float32)
+    if rows.size == 0:
+        return [[] for _ in range(len(rows))]
+    text = b"".join(format_float32_rows(rows, first=True, following=None)).decode("ascii")
+    return [line.split("\t") for line in text.splitlines()]
+
+
 # ---------------------------------------------------------------------------
 # Float32 to shortest round-trip text, vectorized with numpy.
 #
@@ -114,7 +127,7 @@ def _tables() -> _Tables:
         exponent[field] = e + _OFFSET
         threshold[field] = float(Fraction(10) ** (e + 1))
     scale = np.array([float(Fraction(10) ** (8 - i + _OFFSET)) for i in range(_EXPONENTS)])
-    scale[_NOT_FINITE] = np.nan  # NaN digits single out the rare values, see _TsvFormatter._rare
+    scale[_NOT_FINITE] = np.nan  # NaN digits single out the rare values, see _Formatter._rare
 
     unit, spread = np.zeros(_KEYS), np.zeros(_KEYS)
     pattern = np.zeros((_KEYS, 2), np.uint64)
@@ -208,53 +221,66 @@ class _Formatter:
         return pieces
 
     def _block(self, x: np.ndarray, column: int, columns: int, next_negative: bool) -> int:
-        """Write the text of `x` into self.text; return its length."""
-        t, n = self.t, x.size
-        f_magnitude, f_power, f_m9, f_half_gap, f_distance = (
-            self.magnitude[:n], self.power[:n], self.m9[:n], self.half_gap[:n], self.distance[:n]
-        )
-        i_field, i_middle, i_last, key = self.exponent_field[:n], self.middle_digits[:n], self.last_digits[:n], self.key[:n]
-        fits8, fits7, fits6 = self.fits8[:n], self.fits7[:n], self.fits6[:n]
-        fields, pair = self.items[:n], self.patterns[:n]
+        """Write the text of `x` into self.text; return its length.
+
+        Four steps, each over the whole block in the preallocated arrays: the decimal
+        exponent and 9 digits (`_scaled`), how many digits fewer still read back
+        (`_digits_saved`), the key that picks a text pattern (`_key`), and the digits
+        laid into 16-byte fields, end to end (`_fields`, `_lay_out`).
+        """
+        n = x.size
         bits = x.view(np.uint32)
+        magnitude, e, power, m9 = self._scaled(bits, n)
+        saved, half = self._digits_saved(magnitude, power, m9, n)
+        key = self._key(e, bits, saved, n, column, columns, next_negative)
+        if self.fits6[:n].any():
+            self._fewer_digits(self.fits6[:n], m9, half, key)
+        fields, length = self._fields(e, key, m9, n)
+        return self._lay_out(fields, length, n)
+
+    def _scaled(self, bits: np.ndarray, n: int):
+        """1. |x|, its decimal exponent (as a table index) and m9 = |x| * 10**(8-e): 9 digits and a fraction."""
+        t = self.t
         magnitude = np.bitwise_and(bits, np.uint32(0x7FFFFFFF), out=self.magnitude_bits[:n])
-        a32 = magnitude.view(np.float32)
-        a = f_magnitude
-        a[...] = a32
-
-        # 1. the decimal exponent (as a table index) and m9 = |x| * 10**(8-e): 9 digits and a fraction
-        field = np.right_shift(a.view(np.int64), 52, out=i_field)
+        a = self.magnitude[:n]
+        a[...] = magnitude.view(np.float32)
+        field = np.right_shift(a.view(np.int64), 52, out=self.exponent_field[:n])
         e = t.exponent.take(field, out=self.exponent[:n], mode="clip")
-        np.add(e, np.greater_equal(a, t.threshold.take(field, out=f_power, mode="clip"), out=fits8), out=e)
-        power = t.scale.take(e, out=f_power, mode="clip")
-        m9 = np.multiply(a, power, out=f_m9)
+        np.add(e, np.greater_equal(a, t.threshold.take(field, out=self.power[:n], mode="clip"),
+                                   out=self.fits8[:n]), out=e)
+        power = t.scale.take(e, out=self.power[:n], mode="clip")
+        m9 = np.multiply(a, power, out=self.m9[:n])
+        return magnitude, e, power, m9
 
-        # 2. the fewest digits (9, 8, 7, 6 here) whose rounding of m9 stays within
-        # half the gap to the next float32 below |x| (the smaller gap), in m9's units
+    def _digits_saved(self, magnitude: np.ndarray, power: np.ndarray, m9: np.ndarray, n: int):
+        """2. How many of 3 digits fewer (9 -> 8, 7, 6) still round within half the gap to the next
+        float32 below |x| (the smaller gap), in m9's units; and that half gap (scaled to 6 digits)."""
         below = np.maximum(magnitude, np.uint32(1), out=self.scratch_bits[:n])
         below -= np.uint32(1)
-        half = np.subtract(a32, below.view(np.float32), out=f_half_gap)
+        half = np.subtract(magnitude.view(np.float32), below.view(np.float32), out=self.half_gap[:n])
         half *= power
         half *= 0.5 * _MARGIN * 0.1
-        y, near = f_magnitude, f_distance
+        y, near = self.magnitude[:n], self.distance[:n]
         np.multiply(m9, 0.1, out=y)
-        fits = (fits8, fits7, fits6)
-        for level in range(3):
+        fits8, fits7, fits6 = self.fits8[:n], self.fits7[:n], self.fits6[:n]
+        for level, fits in enumerate((fits8, fits7, fits6)):
             if level:
                 y *= 0.1
                 half *= 0.1
             np.rint(y, out=near)
             near -= y
             np.abs(near, out=near)
-            np.less_equal(near, half, out=fits[level])
+            np.less_equal(near, half, out=fits)
         # fewer digits fit when more do: 6 fit -> 7 and 8 fit
         np.bitwise_or(fits7, fits6, out=fits7)
         np.bitwise_or(fits8, fits7, out=fits8)
         saved = np.add(fits8.view(np.uint8), fits7.view(np.uint8), out=self.digits_saved[:n])
         saved += fits6.view(np.uint8)
+        return saved, half
 
-        # 3. the key: exponent, last column, sign of the next value, digit count
-        np.multiply(e, 40, out=key)
+    def _key(self, e, bits, saved, n: int, column: int, columns: int, next_negative: bool) -> np.ndarray:
+        """3. The key of each value's text pattern: exponent, last column, sign of the next value, digit count."""
+        key = np.multiply(e, 40, out=self.key[:n])
         key += self._endings(n, column, columns)
         negative = np.right_shift(bits, np.uint32(31), out=self.scratch_bits[:n])
         negative *= np.uint32(10)
@@ -262,42 +288,46 @@ class _Formatter:
         if next_negative:
             key[-1] += 10
         np.subtract(key, saved, out=key)
-        if fits6.any():
-            self._fewer_digits(fits6, m9, half, key)
+        return key
 
-        # the digits as a whole number, then spread over 13 places
-        rounded = np.multiply(m9, t.unit.take(key, out=f_power, mode="clip"), out=f_power)
+    def _fields(self, e: np.ndarray, key: np.ndarray, m9: np.ndarray, n: int):
+        """4. Each value's text in a 16-byte field (digits ORed into its pattern) and its length."""
+        t = self.t
+        rounded = np.multiply(m9, t.unit.take(key, out=self.power[:n], mode="clip"), out=self.power[:n])
         np.rint(rounded, out=rounded)
-        digits = np.multiply(rounded, t.spread.take(key, out=f_magnitude, mode="clip"), out=f_half_gap)
+        digits = np.multiply(rounded, t.spread.take(key, out=self.magnitude[:n], mode="clip"), out=self.half_gap[:n])
         wide = None
         if not digits.max() < 1e13:  # NaN or too big: a rare value, see _rare
             wide = self._rare(e, key, rounded, digits)
         # the 13 digits in groups of 5, 4, 4 (exact: a whole number below 1e13)
-        first5, middle4, last4 = i_field, i_middle, i_last
-        group = np.multiply(digits, 1e-8, out=f_magnitude)
+        first5, middle4, last4 = self.exponent_field[:n], self.middle_digits[:n], self.last_digits[:n]
+        group = np.multiply(digits, 1e-8, out=self.magnitude[:n])
         group += 1e-9
         np.floor(group, out=group)
         first5[...] = group
-        rest = np.multiply(group, 1e8, out=f_m9)
+        rest = np.multiply(group, 1e8, out=self.m9[:n])
         np.subtract(digits, rest, out=rest)
-        group = np.multiply(rest, 1e-4, out=f_magnitude)
+        group = np.multiply(rest, 1e-4, out=self.magnitude[:n])
         group += 1e-9
         np.floor(group, out=group)
         middle4[...] = group
         group *= 1e4
         rest -= group
         last4[...] = rest
+        fields = self.items[:n]
         t.four_pair.take(middle4, axis=0, out=fields, mode="clip")
         fields[:, 0] |= t.five_gap.take(first5, mode="clip")
         fields[:, 1] |= t.four_high.take(last4, mode="clip")
         # digit values 0..9 OR "0" are their characters; digits past the number are 0, so
         # the suffix ORed onto them is intact
-        fields |= t.pattern.take(key, axis=0, out=pair, mode="clip")
+        fields |= t.pattern.take(key, axis=0, out=self.patterns[:n], mode="clip")
         length = t.length.take(key, out=last4, mode="clip")
         if wide is not None:
             self._point_inside(wide, e, key, digits, fields, length)
+        return fields, length
 
-        # 4. lay the texts end to end: each 16-byte item overwrites the unused tail of the one before
+    def _lay_out(self, fields: np.ndarray, length: np.ndarray, n: int) -> int:
+        """Lay the texts end to end: each 16-byte field overwrites the unused tail of the one before."""
         ends = np.cumsum(length, out=self.ends[:n])
         total = int(ends[-1])
         ends -= length

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from projector_export.errors import ProjectorExportError
+from projector_export.format._float_text import float32_cells
 
 BOOKMARKS_SUFFIX = ".bookmarks.json"
 # The page loads the first 100,000 rows of a tensor (LIMIT_NUM_POINTS in
@@ -105,7 +106,7 @@ def state_text(bookmark: Bookmark, *, label_column: str, color_option: str | Non
     """
     rows, dims = bookmark.coordinates.shape
     if bookmark.view not in ("umap", "pca", "custom") or (bookmark.view == "custom" and dims != 2):
-        raise ValueError(f"cannot store {dims}-D coordinates in the {bookmark.view!r} view")
+        raise ProjectorExportError(f"`view={bookmark.view!r}` cannot show {dims}-D coordinates; use umap, pca or (2-D) custom")
     components = bookmark.pca.shape[1]
     state = {
         "label": bookmark.label,
@@ -149,12 +150,11 @@ def _projections_text(bookmark: Bookmark) -> str:
         values.insert(0, bookmark.coordinates)
     table = np.hstack(values).astype(np.float32)
     if not np.isfinite(table).all():
-        raise ValueError("coordinates must be finite")
+        raise ProjectorExportError("a layout's coordinates must be finite numbers; this one holds NaN or infinity")
     # float32 in the fewest digits that read back to the same float32
-    cells = table.astype(str)
     prefixes = [f'"{key}": ' for key in keys]
     return ",\n".join(
-        "{" + ", ".join(prefix + cell for prefix, cell in zip(prefixes, row)) + "}" for row in cells.tolist()
+        "{" + ", ".join(prefix + cell for prefix, cell in zip(prefixes, row)) + "}" for row in float32_cells(table)
     )
 
 
