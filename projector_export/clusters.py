@@ -65,6 +65,7 @@ class ClustersResult:
     bookmarks: int  # cluster bookmarks written
     metadata_path: str
     bookmarks_path: str
+    checkpoint_prefix: str  # the run's checkpoint after the change (its number went up)
     out_path: str | None
     seconds: float
 
@@ -162,6 +163,8 @@ def add_clusters(
         update.write_config()
         update.remove_unused(old_metadata)
         out_path = _write_out(out, labels, column, overwrite) if out is not None else None
+    from projector_export.format.checkpoint import latest_prefix
+
     return ClustersResult(
         run_dir=run.run_dir,
         tensor=run.name,
@@ -172,6 +175,7 @@ def add_clusters(
         bookmarks=len(chosen),
         metadata_path=posixpath.join(run.run_dir, metadata_name),
         bookmarks_path=posixpath.join(run.run_dir, bookmarks_name),
+        checkpoint_prefix=latest_prefix(run.run_dir),
         out_path=out_path,
         seconds=seconds,
     )

@@ -106,7 +106,9 @@ def test_the_run_opens_in_tensorboard_with_labels_that_line_up(trained, aclimdb,
         assert entry["tensorShape"] == [rows_expected, EMBEDDING_DIM]
         vectors[name] = server.tensor("imdb/projector", entry["tensorName"], (rows_expected, EMBEDDING_DIM))
         header, rows = parse_metadata(server.metadata("imdb/projector", entry["tensorName"]))
-        assert header == ["token", "kind", "count", "sentiment"]
+        # final also names its clusters (the layouts extra is installed here; test_add_clusters has more)
+        clusters = ["cluster"] if name == "final" else []
+        assert header == ["token", "kind", "count", "sentiment", *clusters]
         assert len(rows) == rows_expected
     # final: the epoch kept (the best val_accuracy), whose weights the model has again
     np.testing.assert_array_equal(vectors["final"], result.model.get_layer("embedding").get_weights()[0])
@@ -159,7 +161,9 @@ def test_final_carries_a_umap_of_every_token_as_a_bookmark(trained, start_tensor
     server = start_tensorboard(logs)
     server.wait_for_runs({"imdb/projector"})
     final, *snapshots = server.info("imdb/projector")["embeddings"]
-    (state,) = json.loads(server.get("bookmarks", run="imdb/projector", name=final["tensorName"]))
+    states = json.loads(server.get("bookmarks", run="imdb/projector", name=final["tensorName"]))
+    state = states[0]  # then a bookmark per named cluster (tests/test_add_clusters.py)
+    assert all(s["projectorExport"]["method"] == "clusters" for s in states[1:])
     assert state["label"].startswith(f"UMAP (3-D) of all {rows:,} points")
     assert state["selectedProjection"] == "umap" and len(state["projections"]) == rows
     # a click shows the sentiment gradient, tokens as labels
@@ -170,14 +174,14 @@ def test_final_carries_a_umap_of_every_token_as_a_bookmark(trained, start_tensor
 
 
 def test_a_layout_whose_library_is_missing_is_refused_before_training(aclimdb, tmp_path, monkeypatch):
-    monkeypatch.setattr("training.imdb.job.installed", lambda method: False)
+    monkeypatch.setattr("training.imdb.export.layouts_available", lambda method: False)
     start = time.monotonic()
     with pytest.raises(ProjectorExportError, match=r"`layout=tsne` needs a library that is not installed: pip install"):
         train("--aclimdb", str(aclimdb), "--logdir", str(tmp_path / "logs"), "--layout", "tsne")
     assert time.monotonic() - start < 5 and not (tmp_path / "logs").exists()
     # by default a missing umap-learn only costs the bookmark, and says how to get it
     _, printed = train("--aclimdb", str(aclimdb), "--logdir", str(tmp_path / "logs"), "--epochs", "1",
-                       "--vocab-size", VOCAB_SIZE, "--quiet")
+                       "--vocab-size", VOCAB_SIZE, "--quiet", "--no-clusters")
     assert 'no UMAP of every token in the projector\'s Bookmarks: pip install "projector-export[layouts]" adds one' in printed
     assert "bookmark:" not in printed
     assert "bookmarks_path" not in (tmp_path / "logs" / "imdb" / "projector" / "projector_config.pbtxt").read_text()
@@ -330,7 +334,7 @@ def test_sample_trains_offline_on_generated_reviews_into_its_own_run(tmp_path, m
 
     # final's bookmark: a click colours the tokens by sentiment, which the layout lays out as a gradient
     projector = logs / "imdb-sample" / "projector"
-    (state,) = json.loads((projector / "final.bookmarks.json").read_text())
+    state = json.loads((projector / "final.bookmarks.json").read_text())[0]
     assert (state["selectedProjection"], state["selectedColorOptionName"]) == ("pca", "sentiment")
     _, rows = parse_metadata((projector / "final.metadata.tsv").read_text(encoding="utf-8"))
     subword = np.array([row[1] == "subword" for row in rows])

@@ -62,12 +62,16 @@ def clusters_wanted(clusters: bool | None) -> bool:
     return clusters
 
 
-def add_final_clusters(projector_dir: str, *, metric: str, seed: int | None):
-    """Named clusters of `final` (a `cluster` column, a bookmark a cluster): see `projector_export.add_clusters`."""
+def add_final_clusters(export, *, metric: str, seed: int | None):
+    """Named clusters of the exported run's `final` (a `cluster` column, a bookmark a cluster: see
+    `projector_export.add_clusters`); returns them and the export as it now is (a new checkpoint number)."""
+    import dataclasses
+
     from projector_export import add_clusters
 
     say(f"clustering the points of final ({metric} distance) and naming the clusters")
-    return add_clusters(projector_dir, tensor="final", metric=metric, seed=seed)
+    named = add_clusters(export.run_dir, tensor="final", metric=metric, seed=seed)
+    return named, dataclasses.replace(export, checkpoint_prefix=named.checkpoint_prefix)
 
 
 def print_clusters(result, largest: int = 5) -> None:

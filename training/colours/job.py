@@ -196,7 +196,9 @@ def train_colour_model(
             stage.write(posixpath.join("plots", name), data)
         named = None
         if clusters:  # an optional step: Ctrl-C in it skips it
-            named = ctrl_c.run(lambda: add_final_clusters(stage.join(PROJECTOR_SUBFOLDER), metric="euclidean", seed=seed))
+            added = ctrl_c.run(lambda: add_final_clusters(export, metric="euclidean", seed=seed))
+            if added is not None:
+                named, export = added
     history = model.history.history
     run = ColourRun(
         run_dir=run_dir,

@@ -20,7 +20,6 @@ import posixpath
 import shutil
 import tempfile
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import keras
@@ -28,20 +27,16 @@ import numpy as np
 import tensorflow as tf
 
 from projector_export import (
-    LAYOUTS_INSTALL,
     PROJECTOR_SUBFOLDER,
     ClustersResult,
-    Embedding,
     ExportResult,
     Layout,
     ProjectorExportError,
     check_training_run,
-    export_embeddings,
-    layouts_available,
     training_run,
 )
 from projector_export.console import plural, say
-from training.callbacks import EpochLine, ProgressBar, Snapshot, Snapshots, snapshot_name
+from training.callbacks import EpochLine, ProgressBar, Snapshots
 from training.imdb import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_EPOCHS,
@@ -52,6 +47,7 @@ from training.imdb import (
 )
 from training.imdb.data import Reviews, load_reviews
 from training.imdb.encoding import FastEncoder
+from training.imdb.export import best_epoch, export_imdb, final_layouts, log_test_scores, token_metadata
 from training.imdb.model import build_model, compile_model, embedding_vectors, token_sentiment
 from training.imdb.pipeline import encode_reviews, hold_out, make_dataset
 from training.imdb.subwords import SubwordTextEncoder
@@ -60,7 +56,6 @@ from training.imdb.vocabulary import (
     check_vocab_size,
     default_vocabulary,
     subword_encoder,
-    token_labels,
     vocabulary_file,
 )
 from training.loop import check_seed, evaluate, fit
@@ -72,8 +67,6 @@ VALIDATION_BATCH_SIZE = 100
 # Training steps a call of the compiled loop (on one device), and a progress update.
 STEPS_PER_CALL = 100
 _STRATEGY_CLASSES = {"mirrored": "MirroredStrategy", "multiworker": "MultiWorkerMirroredStrategy"}
-# What a click on final's layout bookmark shows: the sentiment gradient, tokens as labels.
-_VIEW = {"color_by": "sentiment", "label_by": "token"}
 
 
 @dataclass(frozen=True)
@@ -157,30 +150,11 @@ def train_imdb(
     Returns:
         An `ImdbRun`; on a multi-worker run's other workers its `export` is None.
     """
-    if epochs < 1:
-        raise ProjectorExportError(f"`epochs={epochs}`: train for at least 1 epoch")
-    if batch_size < 1:
-        raise ProjectorExportError(f"`batch_size={batch_size}`: use at least 1 review a step")
-    if not 0 < validation_split < 1:
-        raise ProjectorExportError(
-            f"`validation_split={validation_split}`: hold out a share between 0 and 1 of the training reviews, e.g. 0.1"
-        )
-    if not learning_rate > 0:
-        raise ProjectorExportError(f"`learning_rate={learning_rate}`: use a positive rate, e.g. 0.001")
-    if not 0 <= token_dropout < 1:
-        raise ProjectorExportError(f"`token_dropout={token_dropout}`: use a share from 0 (none) up to below 1, e.g. 0.5")
-    if patience is not None and patience < 1:
-        raise ProjectorExportError(f"`patience={patience}`: wait at least 1 epoch for a better val_accuracy")
-    check_seed(seed)
-    if sample is not None:
-        if sample < 2:
-            raise ProjectorExportError(f"`sample={sample}`: generate at least 2 reviews, e.g. 5000")
-        if aclimdb is not None or data_dir is not None:
-            raise ProjectorExportError(
-                f"`sample={sample}` generates the reviews; leave out `aclimdb=...` and `data_dir=...`, or the sample"
-            )
-    if vocab is None:
-        check_vocab_size(vocab_size)
+    _check_settings(
+        epochs=epochs, batch_size=batch_size, validation_split=validation_split, learning_rate=learning_rate,
+        token_dropout=token_dropout, patience=patience, seed=seed, sample=sample, aclimdb=aclimdb,
+        data_dir=data_dir, vocab=vocab, vocab_size=vocab_size,
+    )
     layouts = final_layouts(layout)  # before the minutes of training: a missing library is said at once
     clusters = clusters_wanted(clusters)
     name = "imdb" if sample is None else "imdb-sample"
@@ -193,37 +167,13 @@ def train_imdb(
         devices = ", ".join(distribution.extended.worker_devices)
         say(f"{_STRATEGY_CLASSES[strategy]}: {plural(replicas, 'replica')}; here {devices}")
 
-    # data
-    if sample is None:
-        train, test = load_reviews(aclimdb, data_dir)
-        say(f"{len(train):,} training and {len(test):,} test reviews")
-    else:
-        train, test = sample_reviews(sample)
-        say(
-            f"GENERATED reviews, not IMDB: {len(train):,} training and {len(test):,} test reviews made up by "
-            "training.imdb.sample (IMDB-like: many weak cues, negation, sarcasm, 2.5% label noise)"
-        )
-    vocab_path = vocabulary_file(vocab or default_vocabulary(logdir, vocab_size, name=name))
-    encoder = subword_encoder(
-        vocab_path, train.texts, vocab_size, given=vocab is not None, save=chief, live=verbose == 1
+    # data: reviews -> vocabulary -> tokens -> batches
+    data = _prepare_data(
+        sample=sample, aclimdb=aclimdb, data_dir=data_dir, logdir=logdir, name=name, vocab=vocab,
+        vocab_size=vocab_size, chief=chief, verbose=verbose, validation_split=validation_split, seed=seed,
+        batch_size=batch_size, token_dropout=token_dropout,
     )
-    fast = FastEncoder(encoder)  # one for both splits: each distinct token is split once
-    train_tokens = encode_reviews(fast, train, "training", verbose=verbose)
-    test_tokens = encode_reviews(fast, test, "test", verbose=verbose)
-    counts = np.bincount(train_tokens.ids, minlength=encoder.vocab_size)
-    if vocab is not None:
-        text_bytes = sum(len(text.encode("utf-8")) for text in train.texts)
-        check_given_vocabulary(vocab_path, encoder, vocab_size, byte_tokens=int(counts[-256:].sum()), text_bytes=text_bytes)
-    # Choosing the epoch on the test reviews would be peeking: a held-out share of the
-    # training reviews chooses it, and the test reviews are scored once, at the end.
-    fit_tokens, held_out = hold_out(train_tokens, validation_split, seed)
-    say(
-        f"{len(held_out):,} of the training reviews held out to choose the epoch; "
-        f"the {len(test_tokens):,} test reviews are scored once, at the end"
-    )
-    train_data = make_dataset(fit_tokens, batch_size, shuffle=True, seed=seed, token_dropout=token_dropout)
-    validation_data = make_dataset(held_out, max(batch_size, VALIDATION_BATCH_SIZE))
-    test_data = make_dataset(test_tokens, max(batch_size, VALIDATION_BATCH_SIZE))
+    encoder = data.encoder
 
     # model
     keras.utils.set_random_seed(seed)
@@ -234,9 +184,9 @@ def train_imdb(
     # fit, test and export, into the run folder as one unit (see training.runs)
     with training_run(run_dir) if chief else _worker_folder(run_dir) as stage:
         result = _fit_test_export(
-            stage, model, encoder, counts, train_data, validation_data, test_data,
+            stage, model, encoder, data.counts, data.train, data.validation, data.test,
             epochs=epochs, batch_size=batch_size, patience=patience, distribution=distribution, chief=chief,
-            layouts=layouts, clusters=clusters, seed=seed, verbose=verbose, test_reviews=len(test_tokens),
+            layouts=layouts, clusters=clusters, seed=seed, verbose=verbose, test_reviews=data.test_reviews,
         )
     export, ctrl_c = result.export, result.ctrl_c
     if ctrl_c.pressed:
@@ -249,13 +199,13 @@ def train_imdb(
     return ImdbRun(
         run_dir=run_dir,
         projector_dir=posixpath.join(run_dir, PROJECTOR_SUBFOLDER),
-        vocab_path=vocab_path,
+        vocab_path=data.vocab_path,
         vocab_size=encoder.vocab_size,
         val_accuracy=tuple(float(value) for value in result.history["val_accuracy"]),
         best_epoch=result.best_epoch,
         test_accuracy=result.scores["accuracy"],
         test_loss=result.scores["loss"],
-        held_out=len(held_out),
+        held_out=data.held_out,
         replicas=replicas,
         fit_seconds=result.fit_seconds,
         export=stage.final(export) if chief else None,
@@ -356,7 +306,9 @@ def _fit_test_export(
         else:  # no layout asked for, or Ctrl-C during it: the run without one
             export = write(())
         if clusters:  # optional too: Ctrl-C in it skips it
-            named = ctrl_c.run(lambda: add_final_clusters(projector_dir, metric="cosine", seed=seed))
+            added = ctrl_c.run(lambda: add_final_clusters(export, metric="cosine", seed=seed))
+            if added is not None:
+                named, export = added
     return _Fitted(model.history.history, chosen, scores, fit_seconds, export, named, ctrl_c)
 
 
@@ -395,70 +347,88 @@ def sample_reviews(count: int) -> tuple[Reviews, Reviews]:
     return tuple(Reviews(*corpus_reviews(count, seed=0, split=split, settings=settings)) for split in ("train", "test"))
 
 
-def token_metadata(
-    encoder: SubwordTextEncoder, counts: np.ndarray, sentiment: np.ndarray | None = None
-) -> dict[str, list]:
-    """The projector's columns, one row per id: token, kind, count (occurrences in the
-    training reviews) and, when given, sentiment (P(positive) for the token alone)."""
-    tokens, kinds = token_labels(encoder)
-    table = {"token": tokens, "kind": kinds, "count": [int(count) for count in counts]}
-    if sentiment is not None:
-        table["sentiment"] = [f"{value:.4f}" for value in sentiment]
-    return table
+def _check_settings(
+    *, epochs, batch_size, validation_split, learning_rate, token_dropout, patience, seed, sample, aclimdb,
+    data_dir, vocab, vocab_size,
+) -> None:
+    """Refuse at once, before reading data or training, what `train_imdb` cannot do (one line each)."""
+    if epochs < 1:
+        raise ProjectorExportError(f"`epochs={epochs}`: train for at least 1 epoch")
+    if batch_size < 1:
+        raise ProjectorExportError(f"`batch_size={batch_size}`: use at least 1 review a step")
+    if not 0 < validation_split < 1:
+        raise ProjectorExportError(
+            f"`validation_split={validation_split}`: hold out a share between 0 and 1 of the training reviews, e.g. 0.1"
+        )
+    if not learning_rate > 0:
+        raise ProjectorExportError(f"`learning_rate={learning_rate}`: use a positive rate, e.g. 0.001")
+    if not 0 <= token_dropout < 1:
+        raise ProjectorExportError(f"`token_dropout={token_dropout}`: use a share from 0 (none) up to below 1, e.g. 0.5")
+    if patience is not None and patience < 1:
+        raise ProjectorExportError(f"`patience={patience}`: wait at least 1 epoch for a better val_accuracy")
+    check_seed(seed)
+    if sample is not None:
+        if sample < 2:
+            raise ProjectorExportError(f"`sample={sample}`: generate at least 2 reviews, e.g. 5000")
+        if aclimdb is not None or data_dir is not None:
+            raise ProjectorExportError(
+                f"`sample={sample}` generates the reviews; leave out `aclimdb=...` and `data_dir=...`, or the sample"
+            )
+    if vocab is None:
+        check_vocab_size(vocab_size)
 
 
-def final_layouts(layout: str | None) -> tuple[Layout, ...]:
-    """The layouts to compute for `final` (see `train_imdb`'s `layout`); a click on one
-    colours the tokens by sentiment and labels them by token."""
-    if layout is None:
-        if layouts_available("umap"):
-            return (Layout("umap", **_VIEW),)
-        say(f"(no UMAP of every token in the projector's Bookmarks: {LAYOUTS_INSTALL} adds one)")
-        return ()
-    if layout == "none":
-        return ()
-    chosen = Layout(layout, **_VIEW)
-    if not layouts_available(layout):
-        raise ProjectorExportError(f"`layout={layout}` needs a library that is not installed: {LAYOUTS_INSTALL}")
-    return (chosen,)
+@dataclass(frozen=True)
+class _Data:
+    """What the fit needs of the reviews: the vocabulary, the tokens' counts and the three splits' batches."""
+
+    encoder: SubwordTextEncoder
+    vocab_path: str
+    counts: np.ndarray
+    train: tf.data.Dataset
+    validation: tf.data.Dataset
+    test: tf.data.Dataset
+    held_out: int
+    test_reviews: int
 
 
-def best_epoch(best: keras.callbacks.EarlyStopping) -> int:
-    """The epoch (from 1) with the best val_accuracy so far: the first of equals."""
-    return best.best_epoch + 1
-
-
-def log_test_scores(stage, scores: dict[str, float], epoch: int) -> None:
-    """`test_accuracy` and `test_loss` as TensorBoard scalars in `RUN/test/`, beside Keras's
-    `train/` and `validation/`, at the step of the epoch whose weights were scored (Keras's
-    callback logs epoch `e` at step `e - 1`), so they sit on that epoch of the curves."""
-    writer = tf.summary.create_file_writer(stage.join("test"))
-    with writer.as_default():
-        for name in ("accuracy", "loss"):
-            tf.summary.scalar(f"test_{name}", scores[name], step=epoch - 1)
-    writer.close()
-
-
-def export_imdb(
-    run_dir: str,
-    snapshots: Sequence[Snapshot],
-    best: int,
-    *,
-    steps_per_epoch: int,
-    epochs: int,
-    layouts: Sequence[Layout] = (),
-) -> ExportResult:
-    """Write the run's projector files from the epochs' snapshots (see `Snapshots`).
-
-    The run gets `final`, the embedding of epoch `best` (the one kept: it sorts first, so
-    the projector opens it), and one tensor an epoch, `snapshot-epoch-01` ..., each with
-    the metadata of its epoch: the sentiment by the model as it was then. `layouts` of
-    `final` are added as its bookmarks.
-    """
-    kept = snapshots[best - 1]
-    tensors = [Embedding(kept.vectors, kept.metadata, name="final", layouts=layouts)]
-    tensors += [
-        Embedding(snapshot.vectors, snapshot.metadata, name=snapshot_name(snapshot.step, steps_per_epoch, epochs))
-        for snapshot in snapshots
-    ]
-    return export_embeddings(run_dir, tensors)
+def _prepare_data(
+    *, sample, aclimdb, data_dir, logdir, name, vocab, vocab_size, chief, verbose, validation_split, seed, batch_size,
+    token_dropout,
+) -> _Data:
+    """The reviews read (or generated), the vocabulary built or reused, the reviews tokenised, a share
+    of the training reviews held out to choose the epoch, and the batches of each split."""
+    if sample is None:
+        train, test = load_reviews(aclimdb, data_dir)
+        say(f"{len(train):,} training and {len(test):,} test reviews")
+    else:
+        train, test = sample_reviews(sample)
+        say(
+            f"GENERATED reviews, not IMDB: {len(train):,} training and {len(test):,} test reviews made up by "
+            "training.imdb.sample (IMDB-like: many weak cues, negation, sarcasm, 2.5% label noise)"
+        )
+    vocab_path = vocabulary_file(vocab or default_vocabulary(logdir, vocab_size, name=name))
+    encoder = subword_encoder(
+        vocab_path, train.texts, vocab_size, given=vocab is not None, save=chief, live=verbose == 1
+    )
+    fast = FastEncoder(encoder)  # one for both splits: each distinct token is split once
+    train_tokens = encode_reviews(fast, train, "training", verbose=verbose)
+    test_tokens = encode_reviews(fast, test, "test", verbose=verbose)
+    counts = np.bincount(train_tokens.ids, minlength=encoder.vocab_size)
+    if vocab is not None:
+        text_bytes = sum(len(text.encode("utf-8")) for text in train.texts)
+        check_given_vocabulary(vocab_path, encoder, vocab_size, byte_tokens=int(counts[-256:].sum()), text_bytes=text_bytes)
+    # Choosing the epoch on the test reviews would be peeking: a held-out share of the
+    # training reviews chooses it, and the test reviews are scored once, at the end.
+    fit_tokens, held_out = hold_out(train_tokens, validation_split, seed)
+    say(
+        f"{len(held_out):,} of the training reviews held out to choose the epoch; "
+        f"the {len(test_tokens):,} test reviews are scored once, at the end"
+    )
+    train_data = make_dataset(fit_tokens, batch_size, shuffle=True, seed=seed, token_dropout=token_dropout)
+    validation_data = make_dataset(held_out, max(batch_size, VALIDATION_BATCH_SIZE))
+    test_data = make_dataset(test_tokens, max(batch_size, VALIDATION_BATCH_SIZE))
+    return _Data(
+        encoder=encoder, vocab_path=vocab_path, counts=counts, train=train_data, validation=validation_data,
+        test=test_data, held_out=len(held_out), test_reviews=len(test_tokens),
+    )
