@@ -320,7 +320,7 @@ def test_sample_trains_offline_on_generated_reviews_into_its_own_run(tmp_path, m
     logs = tmp_path / "logs"
     # smaller than the default --sample (5,000 reviews a split, 10 epochs, UMAP), to stay fast
     result, printed = train(
-        "--sample", "1000", "--vocab-size", "500", "--epochs", "3", "--learning-rate", "0.003", "--layout", "pca",
+        "--sample", "1000", "--vocab-size", "500", "--epochs", "3", "--learning-rate", "0.003", "--layout", "pca", "--no-clusters",
         "--logdir", str(logs), "--quiet",
     )
     assert "GENERATED reviews, not IMDB: 1,000 training and 1,000 test reviews" in printed

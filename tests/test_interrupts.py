@@ -137,7 +137,7 @@ def test_ctrl_c_from_outside_during_the_fit_of_a_child_process(tmp_path):
     assert read_embedding(str(logs / "colours-2d" / "projector"), "final").vectors.shape == (550, 3)
 
 
-IMDB = ["imdb", "--vocab-size", "400", "--learning-rate", "0.003", "--layout", "pca"]
+IMDB = ["imdb", "--vocab-size", "400", "--learning-rate", "0.003", "--layout", "pca", "--no-clusters"]
 
 
 @pytest.fixture(scope="module")
