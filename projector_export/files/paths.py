@@ -22,17 +22,21 @@ def normalise(folder) -> str:
     Raises:
         ProjectorExportError: an empty name, or one that is not text.
     """
-    try:
-        folder = os.fspath(folder)
-    except TypeError:
-        raise ProjectorExportError(f"a folder is a path such as logs/words, not {folder!r}") from None
-    if isinstance(folder, bytes):
-        folder = os.fsdecode(folder)
+    folder = path_text(folder, "a folder")
     if is_remote(folder):
         return folder.rstrip("/")
     if not folder.strip():
         raise ProjectorExportError("the folder name is empty; give a folder, e.g. logs/words")
     return os.path.abspath(folder)
+
+
+def path_text(path, what: str) -> str:
+    """`path` (a str, bytes or `os.PathLike`) as text, or a one-line error saying it is no path."""
+    try:
+        text = os.fspath(path)
+    except TypeError:
+        raise ProjectorExportError(f"{what} must be a path such as logs/words, not {path!r}") from None
+    return os.fsdecode(text) if isinstance(text, bytes) else text
 
 
 def shown(path: str) -> str:

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from projector_export import _crc32c
 from projector_export.errors import ProjectorExportError
 from projector_export.files import fs
-from projector_export.files.paths import named, normalise, shown
+from projector_export.files.paths import named, normalise, path_text, shown
 from projector_export.files.reading import checksum_text
 
 
@@ -159,12 +159,7 @@ def _check_file_target(path: str, what: str, overwrite: bool, written_by_us) -> 
 
 
 def _file_path(path, what: str) -> str:
-    try:
-        text = os.fspath(path)
-    except TypeError:
-        raise ProjectorExportError(f"{what} must be a path, not {path!r}") from None
-    if isinstance(text, bytes):
-        text = os.fsdecode(text)
+    text = path_text(path, what)
     if not text.strip() or text.endswith(("/", os.sep)):
         raise ProjectorExportError(f"{what} {text!r} does not name a file; give a file name such as coordinates.tsv")
     return normalise(text)

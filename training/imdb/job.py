@@ -5,11 +5,7 @@ is held out to choose the epoch; the test reviews are scored once, at the end, w
 weights of the epoch chosen. The run `LOGDIR/imdb` (`LOGDIR/imdb-sample` for the
 generated reviews of `sample`) holds Keras's TensorBoard logs (`train/`, `validation/`:
 scalars and histograms), the test scores (`test/`) and the projector run
-`LOGDIR/imdb/projector`: `final` (the epoch chosen) and one tensor per
-epoch, with one metadata row per embedding row (the padding row, every subword as the
-encoder shows it, the 256 byte tokens) and the columns `token`, `kind`, `count` and
-`sentiment` (the model's P(positive) for a review made of that token alone), so that
-nothing can shift a label onto the wrong point (tensorflow/tensorboard#3444).
+`LOGDIR/imdb/projector` (`training.imdb.export`), written as one unit (`training.runs`).
 """
 
 from __future__ import annotations
