@@ -12,11 +12,11 @@ from projector_export.clustering import installed as clusters_available
 from projector_export.clusters import ClustersResult, add_clusters
 from projector_export.errors import ProjectorExportError
 from projector_export.export import Embedding, ExportedTensor, ExportResult, export_embedding, export_embeddings
+from projector_export.file_export import export_file
 from projector_export.filenames import PROJECTOR_SUBFOLDER
 from projector_export.files.staging import check_training_run, training_run
 from projector_export.format.metadata import MetadataTable, escape_label, unescape_label
 from projector_export.format.sprite import make_sprite
-from projector_export.inputs.sources import export_file
 from projector_export.layout import LayoutResult, add_layout
 from projector_export.neighbours import Neighbour, nearest_neighbours
 from projector_export.read import StoredEmbedding, read_embedding

@@ -4,7 +4,9 @@
 labels (members near its centre, weighted by how often they occur) or, for labels of several
 words, by the words that set it apart; `representative_rows` orders each cluster's rows for
 the inspector; `cluster_column` gives the metadata column the projector colours by, within its
-50 values; `cluster_table` the sizes and the means of each numeric metadata column.
+50 values; `cluster_table` the sizes and the means of each numeric metadata column. Its
+length is the naming rules (which members represent a cluster, words against labels,
+subwords as read, names unique and within the page's limit), each a small function.
 """
 
 from __future__ import annotations

@@ -1,10 +1,9 @@
-"""Clusters of every point, named from their members: the computing core of `add_clusters`.
+"""Clusters of every point: the computing core of `add_clusters` (`cluster_names` names them).
 
 `find_clusters` groups a tensor's rows with scikit-learn's HDBSCAN and marks the
-points that belong nowhere as noise; `name_clusters` names each group by its
-most representative labels; `cluster_column` gives the metadata column the
-projector colours by; `cluster_table` the summary a shell prints. Pure
-computation over numpy arrays: no files are read or written here.
+points that belong nowhere as noise. Pure computation over numpy arrays: no files
+are read or written here. A fifth of the module is the measurement below, which
+the numbers in the code rest on.
 
 The method, chosen by measurement (`python benchmarks/clusters.py --only compare`;
 adjusted Rand index on points in a true cluster and a found one / share of true noise

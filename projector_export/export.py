@@ -20,6 +20,7 @@ import numpy as np
 
 from projector_export.arrays import as_matrix
 from projector_export.errors import ProjectorExportError
+from projector_export.export_layouts import kept_bookmarks, layout_states, layout_views, write_bookmarks
 from projector_export.filenames import CONFIG_FILENAME
 from projector_export.files.staging import RUN, Stage, staged_folder
 from projector_export.format.checkpoint import checkpoint_number, write_checkpoint
@@ -27,7 +28,7 @@ from projector_export.format.config import ConfigEntry, config_text
 from projector_export.format.event_file import event_file_bytes, event_file_name
 from projector_export.format.metadata import MetadataTable, metadata_table
 from projector_export.format.sprite import Sprite, make_sprite
-from projector_export.layout import as_layout, kept_bookmarks, layout_states, layout_views, write_bookmarks
+from projector_export.layout import as_layout
 from projector_export.reductions import Layout, require_libraries
 
 logger = logging.getLogger(__name__)

@@ -2,7 +2,9 @@
 the libraries made for them (umap-learn, openTSNE: the `layouts` extra); a `Layout` says
 which, with its settings.
 
-`projector_export.layout` turns their coordinates into bookmarks of a run.
+`projector_export.layout` turns their coordinates into bookmarks of a run. A third of the
+module is `Layout`'s checks (each setting's type and range, in one message style) and the
+degenerate inputs the libraries crash on (identical rows, zero rows, too few points).
 """
 
 from __future__ import annotations

@@ -50,15 +50,14 @@ class CtrlC:
 def clusters_wanted(clusters: bool | None) -> bool:
     """Whether to add named clusters to `final`: as asked, else when the libraries are installed
     (`pip install "projector-export[layouts]"`), with a line saying how to get them when not."""
-    from projector_export import LAYOUTS_INSTALL, clusters_available
-    from projector_export.clustering import require_libraries
+    from projector_export import LAYOUTS_INSTALL, ProjectorExportError, clusters_available
 
     if clusters is None:
         if not clusters_available():
             say(f"(no named clusters in the projector: {LAYOUTS_INSTALL} adds them)")
         return clusters_available()
-    if clusters:
-        require_libraries()  # before the minutes of training: a missing library is said at once
+    if clusters and not clusters_available():  # before the minutes of training: said at once
+        raise ProjectorExportError(f"`clusters=True` needs libraries that are not installed: {LAYOUTS_INSTALL}")
     return clusters
 
 

@@ -1,6 +1,10 @@
 """Float32 values as their shortest round-trip decimal text, vectorized with numpy.
 
-`format_float32_rows` is the whole interface: whole rows of float32 in, the
+`format_float32_rows` is the whole interface (and `float32_cells` for texts a cell at a
+time). One algorithm in one module, at some 400 lines: its tables, its four steps and its
+rare cases agree on one layout of digits and bits, and read best side by side.
+
+`format_float32_rows` takes whole rows of float32 in, and gives the
 TSV text of those rows out (a tab between values, a newline after each row).
 For every finite float32 the text is the fewest digits that Python's
 `float()` (or JavaScript's `Number()`) followed by rounding to float32 reads

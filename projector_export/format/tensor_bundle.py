@@ -10,7 +10,9 @@ tensors' raw little-endian bytes end to end, in the order they were saved.
 `write_bundle` writes both exactly as `tf.raw_ops.SaveV2` does (the same bytes),
 so that `tf.train.load_checkpoint` and the projector read them; `parse_index`
 and `read_tensor` read what TensorFlow writes, checking every crc on the way.
-Nothing here opens a path it is not handed: the caller opens the files.
+Nothing here opens a path it is not handed: the caller opens the files. The table the
+index is stored in is `table`; this module keeps the bundle's own rules (header, entries,
+dtypes, the data and its checks) together, some 400 lines of one format.
 
 Example:
     with open(prefix + ".data-00000-of-00001", "wb") as data:

@@ -6,6 +6,9 @@ weights of the epoch chosen. The run `LOGDIR/imdb` (`LOGDIR/imdb-sample` for the
 generated reviews of `sample`) holds Keras's TensorBoard logs (`train/`, `validation/`:
 scalars and histograms), the test scores (`test/`) and the projector run
 `LOGDIR/imdb/projector` (`training.imdb.export`), written as one unit (`training.runs`).
+`train_imdb` reads as its steps: settings checked, data prepared (`_prepare_data`), the
+model built, then fit, test and export (`_fit_test_export`); most of the length is the
+settings the command passes through.
 """
 
 from __future__ import annotations
