@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from projector_export.clustering import METRICS, unit_rows
+from projector_export.distances import METRICS, unit_rows
 from projector_export.errors import ProjectorExportError
 
 # The projector colours a metadata column by category only while it holds at most this many

@@ -52,9 +52,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from projector_export.arrays import as_matrix
+from projector_export.distances import METRICS, nearest_rows, unit_rows
 from projector_export.errors import ProjectorExportError
 from projector_export.machine import usable_cpus
-from projector_export.neighbours import nearest_rows
 from projector_export.reductions import EXACT_NEIGHBOURS_POINTS, INSTALL
 
 Progress = Callable[[str], None]
@@ -70,7 +70,6 @@ MAX_MIN_SAMPLES = 15
 # HDBSCAN's graph holds this many times `min_samples` neighbours of each point.
 HDBSCAN_NEIGHBOURS = 4
 KD_TREE_DIMS = 16
-METRICS = ("cosine", "euclidean")
 
 
 @dataclass(frozen=True)
@@ -251,11 +250,6 @@ def _result(ids, space, reduction, metric, min_size, min_samples, neighbours, se
     ids = np.where(ids >= 0, renumber[ids], -1)
     return Clusters(ids, sizes[order].astype(np.int64), np.ascontiguousarray(space, dtype=np.float32), reduction,
                     metric, min_size, min_samples, neighbours, seed, seconds)
-
-
-def unit_rows(points: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(points, axis=1, keepdims=True)
-    return points / np.where(norms > 0, norms, 1)
 
 
 def _hdbscan(space: np.ndarray, min_size: int, min_samples: int) -> np.ndarray:

@@ -23,10 +23,10 @@ from typing import Any
 
 import numpy as np
 
+from projector_export.distances import nearest_rows
 from projector_export.errors import ProjectorExportError
 from projector_export.format.bookmarks import PAGE_POINTS, PCA_COMPONENTS
 from projector_export.machine import usable_cpus
-from projector_export.neighbours import nearest_rows
 
 METHODS = ("umap", "tsne", "pca")
 METHOD_NAMES = {"umap": "UMAP", "tsne": "t-SNE", "pca": "PCA"}

@@ -299,7 +299,7 @@ def test_validate_reports_bookmarks_the_projector_cannot_load(tmp_path):
 
 @pytest.mark.parametrize("metric", ["cosine", "euclidean"])
 def test_nearest_rows_are_those_of_a_full_sort(metric):
-    from projector_export.neighbours import nearest_rows
+    from projector_export.distances import nearest_rows
 
     points = np.random.default_rng(3).normal(size=(700, 12)).astype(np.float32)
     points[5] = 0  # no direction: at cosine distance 1 from every other point
