@@ -299,3 +299,72 @@ def test_an_oversized_review_is_refused_in_a_folder_and_in_an_archive(tmp_path):
         raw.write(info.tobuf(format=tarfile.GNU_FORMAT) + b"\0" * 4096)
     with pytest.raises(ProjectorExportError, match=r"member aclImdb/train/pos/0_9\.txt is 3,221,225,472 bytes"):
         read_aclimdb(str(archive))
+
+
+# ------------------------------------------------------------- every input kind
+
+
+def _vocabulary(path):
+    from training.imdb.vocabulary import subword_encoder
+
+    return subword_encoder(path, ["a review"], 300, given=True, live=False)
+
+
+def _colours(path):
+    from training.colours.data import load_colours
+
+    return load_colours(path)
+
+
+def _metadata(path):
+    from projector_export.inputs.sources import read_labels
+
+    return read_labels(path)
+
+
+def _keras(path):
+    from projector_export.inputs.keras_models import read_keras
+
+    return read_keras(path, None)
+
+
+def _aclimdb(path):
+    from training.imdb.data import read_aclimdb
+
+    return read_aclimdb(path)
+
+
+@pytest.mark.parametrize("reader", [_vocabulary, _colours, _metadata, _keras, _aclimdb],
+                         ids=["--vocab", "--data", "--metadata", ".keras", "--aclimdb archive"])
+@pytest.mark.parametrize("kind", ["FIFO", "device", "folder", "garbage"])
+def test_every_input_kind_is_read_through_the_layer(tmp_path, reader, kind):
+    """A FIFO is never waited on, a device never read until memory runs out, a folder where a file
+    belongs and bytes that are not what the input should be are each one line, for every input."""
+    if kind in ("FIFO", "device") and reader is _metadata:
+        pytest.skip("a metadata file may be a pipe the user named (<(cut -f1 words.tsv)): read as it comes")
+    path = tmp_path / ("input.keras" if reader is _keras else "input.subwords" if reader is _vocabulary else "input")
+    if kind == "FIFO":
+        make_fifo(path)
+    elif kind == "device":
+        make_device(path)
+    elif kind == "folder":
+        path.mkdir()
+    else:
+        path.write_bytes(b"\xff\xfe\x00garbage\n\x80\x81")
+    outcome = {}
+
+    def read():
+        try:
+            reader(str(path))
+            outcome["error"] = None
+        except ProjectorExportError as error:
+            outcome["error"] = str(error)
+        except BaseException as error:  # noqa: BLE001 - anything else is the failure this test looks for
+            outcome["error"] = f"{type(error).__name__}: {error}"
+
+    worker = threading.Thread(target=read, daemon=True)
+    worker.start()
+    worker.join(timeout=20)
+    assert not worker.is_alive(), "the reader waited on its input"
+    message = outcome["error"]
+    assert message and "\n" not in message and not message.split(":")[0].endswith("Error"), message
