@@ -86,6 +86,37 @@ def require_layout_libraries():
         pytest.skip(message)
 
 
+class LaidOut:
+    """A run of clustered points with a UMAP, a t-SNE and a PCA bookmark on its tensor `final`."""
+
+    def __init__(self, logs, run, vectors: np.ndarray, table: dict[str, list[str]], score: np.ndarray):
+        self.logs, self.run, self.vectors, self.table, self.score = logs, run, vectors, table, score
+
+    def bookmarks(self) -> list[dict]:
+        return json.loads((self.run / "final.bookmarks.json").read_text())
+
+
+LAID_OUT_ROWS = 6000  # more than the 5,000 points the page's own UMAP samples
+
+
+@pytest.fixture(scope="session")
+def laid_out(tmp_path_factory) -> LaidOut:
+    """`export_embedding(..., layouts=["umap", "tsne", "pca"])` of 6,000 points, once a session:
+    the t-SNE alone takes half a minute. Read it; copy the run before changing it."""
+    require_layout_libraries()
+    from clusters import clustered_matrix
+    from projector_export import export_embedding
+
+    vectors, clusters = clustered_matrix(LAID_OUT_ROWS, 16, clusters=15, seed=2)
+    # `score`, the first column of numbers, is what a click on a bookmark colours by
+    score = np.linalg.norm(vectors, axis=1)
+    table = {"word": [f"w{i}" for i in range(LAID_OUT_ROWS)], "score": [f"{v:.3f}" for v in score],
+             "cluster": [str(c) for c in clusters]}
+    logs = tmp_path_factory.mktemp("laid-out")
+    export_embedding(logs / "layouts", vectors, table, name="final", layouts=["umap", "tsne", "pca"])
+    return LaidOut(logs, logs / "layouts", vectors, table, score)
+
+
 @pytest.fixture(scope="module")
 def start_tensorboard(tmp_path_factory):
     """Start TensorBoard over a log dir; every server is stopped at the end of the module."""
