@@ -149,7 +149,7 @@ IMDB = ["imdb", "--vocab-size", "400", "--learning-rate", "0.003", "--layout", "
 
 @pytest.fixture(scope="module")
 def imdb_logs(tmp_path_factory):
-    reviews = write_aclimdb(tmp_path_factory.mktemp("reviews"), {"train": 120, "test": 40})
+    reviews = write_aclimdb(tmp_path_factory.mktemp("reviews"), {"train": 30, "test": 10})
     logs = tmp_path_factory.mktemp("imdb-logs")
     assert cli.main([*IMDB, "--aclimdb", str(reviews), "--epochs", "2", "--logdir", str(logs)]) == 0
     user_files(logs / "imdb")
