@@ -59,7 +59,7 @@ class TensorBoard:
                     return runs
             except (urllib.error.URLError, ConnectionError):
                 pass
-            time.sleep(0.5)
+            time.sleep(0.2)
         raise TimeoutError(f"tensorboard listed {runs}, expected {sorted(expected)}")
 
 
