@@ -96,25 +96,38 @@ class LaidOut:
         return json.loads((self.run / "final.bookmarks.json").read_text())
 
 
-LAID_OUT_ROWS = 6000  # more than the 5,000 points the page's own UMAP samples
+@pytest.fixture(scope="session", autouse=True)
+def laying_out(request, tmp_path_factory):
+    """Start writing `laid_out`'s run in a child process as the session begins, when a collected
+    test reads it: (the child process, its log dir, its output file), else None."""
+    from projector_export.reductions import installed
+
+    wanted = any("laid_out" in item.fixturenames for item in request.session.items)
+    if not (wanted and installed("umap") and installed("tsne")):
+        yield None
+        return
+    logs = tmp_path_factory.mktemp("laid-out")
+    output = tmp_path_factory.mktemp("laying-out") / "output.txt"
+    with open(output, "wb") as sink:
+        child = subprocess.Popen([sys.executable, os.path.join(os.path.dirname(__file__), "laid_out.py"), str(logs)],
+                                 stdout=sink, stderr=subprocess.STDOUT)
+    yield child, logs, output
+    child.kill()
+    child.wait()
 
 
 @pytest.fixture(scope="session")
-def laid_out(tmp_path_factory) -> LaidOut:
-    """`export_embedding(..., layouts=["umap", "tsne", "pca"])` of 6,000 points, once a session:
-    the t-SNE alone takes half a minute. Read it; copy the run before changing it."""
-    require_layout_libraries()
-    from clusters import clustered_matrix
-    from projector_export import export_embedding
+def laid_out(laying_out) -> LaidOut:
+    """6,000 clustered points exported with `layouts=["umap", "tsne", "pca"]`, once a session (see
+    `laid_out.py`; the layouts take ~45 CPU-s). Read it; copy the run before changing it."""
+    from laid_out import RUN, laid_out_data
 
-    vectors, clusters = clustered_matrix(LAID_OUT_ROWS, 16, clusters=15, seed=2)
-    # `score`, the first column of numbers, is what a click on a bookmark colours by
-    score = np.linalg.norm(vectors, axis=1)
-    table = {"word": [f"w{i}" for i in range(LAID_OUT_ROWS)], "score": [f"{v:.3f}" for v in score],
-             "cluster": [str(c) for c in clusters]}
-    logs = tmp_path_factory.mktemp("laid-out")
-    export_embedding(logs / "layouts", vectors, table, name="final", layouts=["umap", "tsne", "pca"])
-    return LaidOut(logs, logs / "layouts", vectors, table, score)
+    require_layout_libraries()
+    child, logs, output = laying_out
+    if child.wait(timeout=900) != 0:
+        pytest.fail(f"laid_out.py {logs} failed:\n{output.read_text(errors='replace')[-3000:]}")
+    vectors, table, score = laid_out_data()
+    return LaidOut(logs, logs / RUN, vectors, table, score)
 
 
 @pytest.fixture(scope="module")

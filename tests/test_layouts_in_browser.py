@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import LAID_OUT_ROWS as ROWS  # more than the 5,000 points the page's own UMAP samples
+from laid_out import ROWS  # more than the 5,000 points the page's own UMAP samples
 from projector_page import ProjectorPage, draw_frames
 
 _PROJECTOR = "document.querySelector('vz-projector-dashboard').shadowRoot.querySelector('vz-projector')"
