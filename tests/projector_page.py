@@ -118,7 +118,7 @@ class ProjectorPage:
                             return frame
                     except Exception:  # noqa: BLE001 - the page is still building its components
                         pass
-            self.page.wait_for_timeout(500)
+            self.page.wait_for_timeout(100)
         shot = self.screenshot("timeout")
         raise TimeoutError(f"the projector never showed points (frames {[f.url for f in self.page.frames]}; see {shot})")
 
