@@ -108,9 +108,10 @@ def laying_out(request, tmp_path_factory):
         return
     logs = tmp_path_factory.mktemp("laid-out")
     output = tmp_path_factory.mktemp("laying-out") / "output.txt"
+    environment = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))  # the package as this process imports it
     with open(output, "wb") as sink:
         child = subprocess.Popen([sys.executable, os.path.join(os.path.dirname(__file__), "laid_out.py"), str(logs)],
-                                 stdout=sink, stderr=subprocess.STDOUT)
+                                 stdout=sink, stderr=subprocess.STDOUT, env=environment)
     yield child, logs, output
     child.kill()
     child.wait()
