@@ -59,7 +59,7 @@ class TensorBoard:
                     return runs
             except (urllib.error.URLError, ConnectionError):
                 pass
-            time.sleep(0.5)
+            time.sleep(0.2)
         raise TimeoutError(f"tensorboard listed {runs}, expected {sorted(expected)}")
 
 
@@ -84,6 +84,51 @@ def require_layout_libraries():
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
+
+
+class LaidOut:
+    """A run of clustered points with a UMAP, a t-SNE and a PCA bookmark on its tensor `final`."""
+
+    def __init__(self, logs, run, vectors: np.ndarray, table: dict[str, list[str]], score: np.ndarray):
+        self.logs, self.run, self.vectors, self.table, self.score = logs, run, vectors, table, score
+
+    def bookmarks(self) -> list[dict]:
+        return json.loads((self.run / "final.bookmarks.json").read_text())
+
+
+@pytest.fixture(scope="session", autouse=True)
+def laying_out(request, tmp_path_factory):
+    """Start writing `laid_out`'s run in a child process as the session begins, when a collected
+    test reads it: (the child process, its log dir, its output file), else None."""
+    from projector_export.reductions import installed
+
+    wanted = any("laid_out" in item.fixturenames for item in request.session.items)
+    if not (wanted and installed("umap") and installed("tsne")):
+        yield None
+        return
+    logs = tmp_path_factory.mktemp("laid-out")
+    output = tmp_path_factory.mktemp("laying-out") / "output.txt"
+    environment = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))  # the package as this process imports it
+    with open(output, "wb") as sink:
+        child = subprocess.Popen([sys.executable, os.path.join(os.path.dirname(__file__), "laid_out.py"), str(logs)],
+                                 stdout=sink, stderr=subprocess.STDOUT, env=environment)
+    yield child, logs, output
+    child.kill()
+    child.wait()
+
+
+@pytest.fixture(scope="session")
+def laid_out(laying_out) -> LaidOut:
+    """6,000 clustered points exported with `layouts=["umap", "tsne", "pca"]`, once a session (see
+    `laid_out.py`; the layouts take ~45 CPU-s). Read it; copy the run before changing it."""
+    from laid_out import RUN, laid_out_data
+
+    require_layout_libraries()
+    child, logs, output = laying_out
+    if child.wait(timeout=900) != 0:
+        pytest.fail(f"laid_out.py {logs} failed:\n{output.read_text(errors='replace')[-3000:]}")
+    vectors, table, score = laid_out_data()
+    return LaidOut(logs, logs / RUN, vectors, table, score)
 
 
 @pytest.fixture(scope="module")

@@ -43,6 +43,23 @@ _SELECT_JS = """([run, tensor]) => {
   if (run !== null && panel.selectedRun !== run) panel.selectedRun = run;
   if (tensor !== null) panel.selectedTensor = tensor;
 }"""
+# Whether the page is done with the data set it shows: a data set that was there before the
+# last selection is marked `_replaced`; a new one is shown once the PCA tab has projected it
+# (and written "Total variance described").
+_MARK_REPLACED_JS = """() => {
+  const projector = document.querySelector('vz-projector-dashboard').shadowRoot.querySelector('vz-projector');
+  if (projector.dataSet) projector.dataSet._replaced = true;
+}"""
+_SETTLED_JS = """() => {
+  const projector = document.querySelector('vz-projector-dashboard').shadowRoot.querySelector('vz-projector');
+  const data = projector.dataSet;
+  return data != null && !data._replaced && projector.projection != null && projector.projection.dataSet === data;
+}"""
+# Resolves after `count` animation frames: what the page draws in them is on screen.
+_FRAMES_JS = """(count) => new Promise(done => {
+  const next = left => left > 0 ? requestAnimationFrame(() => next(left - 1)) : done(true);
+  next(count);
+})"""
 _COLOUR_BY_JS = """([column]) => {
   const projector = document.querySelector('vz-projector-dashboard').shadowRoot.querySelector('vz-projector');
   const panel = projector.shadowRoot.querySelector('vz-projector-data-panel');
@@ -101,27 +118,29 @@ class ProjectorPage:
                             return frame
                     except Exception:  # noqa: BLE001 - the page is still building its components
                         pass
-            self.page.wait_for_timeout(500)
+            self.page.wait_for_timeout(100)
         shot = self.screenshot("timeout")
         raise TimeoutError(f"the projector never showed points (frames {[f.url for f in self.page.frames]}; see {shot})")
 
     def show(self, run: str | None = None, tensor: str | None = None, timeout: float = 60.0) -> Shown:
-        """Select a run, then a tensor, as the data panel's dropdowns do; read the page once loaded."""
+        """Select a run, then a tensor, as the data panel's dropdowns do; read the page once it shows them."""
         deadline = time.monotonic() + timeout
         while True:
             state = self.frame.evaluate(_STATE_JS)
             if run is not None and state["run"] != run:
+                self.frame.evaluate(_MARK_REPLACED_JS)
                 self.frame.evaluate(_SELECT_JS, [run, None])
             elif tensor is not None and state["tensor"] != tensor:
+                self.frame.evaluate(_MARK_REPLACED_JS)
                 self.frame.evaluate(_SELECT_JS, [None, tensor])
-            else:
+            elif self.frame.evaluate(_SETTLED_JS):
                 match = re.search(r"Points: (\d+)\s*\|?\s*Dimension: (\d+)", self._status_text())
                 if match and state["points"] == int(match.group(1)):
                     break
             if time.monotonic() > deadline:
                 raise TimeoutError(f"projector stuck at {self._status_text()!r}, state {state}")
-            self.page.wait_for_timeout(500)
-        self.page.wait_for_timeout(1000)  # let a sprite or a late error arrive
+            self.page.wait_for_timeout(100)
+        draw_frames(self.frame, 2)  # the scatter plot drawn, for a screenshot
         state = self.frame.evaluate(_STATE_JS)
         match = re.search(r"Points: (\d+)\s*\|?\s*Dimension: (\d+)", self._status_text())
         return Shown(
@@ -140,7 +159,7 @@ class ProjectorPage:
     def colour_by(self, column: str) -> str:
         """Colour the points by a metadata column, as the "Color by" menu does; return the choice."""
         chosen = self.frame.evaluate(_COLOUR_BY_JS, [column])
-        self.page.wait_for_timeout(1500)  # the scatter plot redraws
+        draw_frames(self.frame, 2)  # the scatter plot redrawn in the new colours
         return chosen
 
     def _status_text(self) -> str:
@@ -167,3 +186,8 @@ class ProjectorPage:
         path = os.path.join(SCREENSHOT_DIR, f"{name}.png")
         self.page.screenshot(path=path)
         return os.path.abspath(path)
+
+
+def draw_frames(frame, count: int) -> None:
+    """Return after the page has drawn `count` animation frames."""
+    frame.evaluate(_FRAMES_JS, count)

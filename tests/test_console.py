@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 import textwrap
+import threading
 
 import numpy as np
 import pytest
@@ -17,11 +18,17 @@ from reviews import write_aclimdb
 NATIVE = re.compile(r"^[IWEF]\d{4} |absl::InitializeLog|oneDNN|cuInit|cuda drivers|cpu_feature_guard", re.M)
 
 
-def run(*args, cwd, env=None):
+def start(*args, cwd) -> subprocess.Popen:
+    """`python -m ARGS` in `cwd`, as from a shell without our switches, its output piped."""
     environment = {k: v for k, v in os.environ.items() if k not in ("PROJECTOR_EXPORT_VERBOSE", "TF_CPP_MIN_LOG_LEVEL")}
-    environment.update(env or {})
-    done = subprocess.run([sys.executable, "-m", *args], cwd=cwd, env=environment, capture_output=True, text=True)
-    return done, done.stdout + done.stderr
+    return subprocess.Popen([sys.executable, "-m", *args], cwd=cwd, env=environment, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def finish(child: subprocess.Popen) -> tuple[subprocess.CompletedProcess, str]:
+    """The command's result once it ends, and all it printed."""
+    stdout, stderr = child.communicate(timeout=600)
+    return subprocess.CompletedProcess(child.args, child.returncode, stdout, stderr), stdout + stderr
 
 
 @pytest.fixture(scope="module")
@@ -43,17 +50,29 @@ COMMANDS = [
 ]
 
 
+TRAINING = [command for command in COMMANDS if command[0] == "training.cli"]
+
+
 @pytest.fixture(scope="module")
 def ran(workspace):
-    """`ran(command)`: the command run once in the workspace, in the order asked, and what it printed."""
-    done = {}
+    """`ran(command)`: the command run once in the workspace, and what it printed. The projector-export
+    commands run one after the other in the order asked (each reads what the one before wrote); the
+    first training command asked for starts both, side by side (they write different runs)."""
+    started, done = {}, {}
 
     def get(command):
         if command not in done:
-            done[command] = run(*command, cwd=workspace)
+            if command in TRAINING:
+                for training in TRAINING:
+                    if training not in done:
+                        started.setdefault(training, start(*training, cwd=workspace))
+            done[command] = finish(started.pop(command, None) or start(*command, cwd=workspace))
         return done[command]
 
-    return get
+    yield get
+    for child in started.values():
+        child.kill()
+        child.wait()
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=[" ".join(c[:2]) for c in COMMANDS])
@@ -61,9 +80,6 @@ def test_no_native_log_line_reaches_the_console(ran, command):
     done, output = ran(command)
     assert done.returncode == 0, output[-3000:]
     assert not NATIVE.search(output), output[-3000:]
-
-
-TRAINING = [command for command in COMMANDS if command[0] == "training.cli"]
 
 
 @pytest.mark.parametrize("command", TRAINING, ids=[" ".join(c[:2]) for c in TRAINING])
@@ -82,17 +98,39 @@ def test_training_into_a_file_prints_plain_lines_in_plain_words(ran, command):
         assert "\n  vocabulary: " in printed and " tokens in " in printed  # the build's line, once, when done
         assert "\n  projector:  logs/imdb/projector (2 tensors of " in printed
         assert "\n  vocabulary: logs/imdb-vocab300.subwords\n" in printed
+        assert "a 3-D UMAP of all " in printed  # the default layout, whose library prints nothing either
+        assert not re.search(r"WARNING:(absl|tensorflow)|deprecated", output), output[-3000:]
     else:
         assert "(1 epoch, seed 7)" in printed and "\n  projector: logs/colours-2d/projector (" in printed
         # trained on squared Euclidean distances: the summary says which neighbours suit it
         assert "projector-export neighbours logs/colours-2d/projector red --metric euclidean" in printed
 
 
+def run_until(pattern: re.Pattern, argv: list[str], *, cwd) -> tuple[bool, str]:
+    """Run `python ARGV` until a line of its stderr matches `pattern`, then kill it: whether one did, and stderr."""
+    environment = {k: v for k, v in os.environ.items() if k not in ("PROJECTOR_EXPORT_VERBOSE", "TF_CPP_MIN_LOG_LEVEL")}
+    child = subprocess.Popen([sys.executable, *argv], cwd=cwd, env=environment, text=True,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    timer = threading.Timer(300, child.kill)  # a hung child fails the test rather than the suite
+    timer.start()
+    lines = []
+    try:
+        for line in child.stderr:
+            lines.append(line)
+            if pattern.search(line):
+                return True, "".join(lines)
+        return False, "".join(lines)
+    finally:
+        timer.cancel()
+        child.kill()
+        child.wait()
+
+
 def test_verbose_brings_them_back(workspace):
     """TensorFlow does print them here (training imports it), so the test above can fail; the switch shows them."""
-    done, output = run("training.cli", "--verbose", "colours", "--dims", "2", "--pairs", "2000", "--epochs", "1",
-                       "--logdir", "verbose-logs", cwd=workspace)
-    assert done.returncode == 0 and NATIVE.search(output), output[-3000:]
+    found, stderr = run_until(NATIVE, ["-m", "training.cli", "--verbose", "colours", "--dims", "2", "--pairs", "2000",
+                                       "--epochs", "1", "--logdir", "verbose-logs"], cwd=workspace)
+    assert found, stderr[-3000:]
 
 
 def test_the_environment_switch_leaves_stderr_alone(monkeypatch):
@@ -134,13 +172,14 @@ TFDS_RUN = textwrap.dedent(
     builder.info.write_to_directory(builder.data_dir)
     with tfds.testing.mock_data(num_examples=20, data_dir=data_dir):
         sys.exit(main(sys.argv[1:] + ["imdb", "--data-dir", data_dir, "--logdir", "logs", "--epochs", "1",
-                                      "--vocab-size", "300"]))
+                                      "--vocab-size", "300", "--layout", "pca"]))
     """
 )
 
 
 def test_tfds_warnings_stay_off_the_console_too(tmp_path):
-    """Reading IMDB through tfds (mocked here) logs deprecation warnings meant for developers."""
+    """Reading IMDB through tfds (mocked here) logs deprecation warnings meant for developers.
+    (The default UMAP layout's output is checked with the `training.cli imdb` command above.)"""
     script = tmp_path / "tfds_run.py"
     script.write_text(TFDS_RUN)
     quiet = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True)
@@ -148,5 +187,5 @@ def test_tfds_warnings_stay_off_the_console_too(tmp_path):
     assert "20 training and 20 test reviews" in quiet.stdout
     assert not re.search(r"WARNING:(absl|tensorflow)|deprecated", quiet.stdout + quiet.stderr), quiet.stderr
     assert not NATIVE.search(quiet.stdout + quiet.stderr), quiet.stderr
-    verbose = subprocess.run([sys.executable, str(script), "--verbose"], cwd=tmp_path, capture_output=True, text=True)
-    assert "WARNING:absl" in verbose.stderr  # what the quiet run held back
+    found, stderr = run_until(re.compile("WARNING:absl"), [str(script), "--verbose"], cwd=tmp_path)
+    assert found, stderr[-3000:]  # what the quiet run held back

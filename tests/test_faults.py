@@ -18,10 +18,11 @@ from projector_export.format.metadata import parse_metadata
 from projector_export import read_embedding
 
 # Re-exports the same run forever, each time with a different row count, so a
-# run mixing two exports shows up as tensor rows != metadata rows.
+# run mixing two exports shows up as tensor rows != metadata rows. An export takes
+# 0.05 to 0.2 s, so a kill in the first 0.6 s lands in one of several.
 EXPORTER = textwrap.dedent(
     """
-    import sys, numpy as np, tensorflow
+    import sys, numpy as np
     from projector_export import export_embeddings, Embedding
     run = sys.argv[1]
     rng = np.random.default_rng(int(sys.argv[2]))
@@ -65,7 +66,7 @@ def test_sigkill_at_random_points_never_leaves_a_half_run(tmp_path):
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
         )
         assert child.stdout.readline().strip() == "ready"
-        time.sleep(rng.uniform(0.05, 2.0))
+        time.sleep(rng.uniform(0.05, 0.6))
         child.send_signal(signal.SIGKILL)
         child.wait()
         assert_whole(logdir, run)
@@ -75,41 +76,6 @@ def test_sigkill_at_random_points_never_leaves_a_half_run(tmp_path):
     assert sorted(p.name for p in logdir.iterdir()) == ["run"]
     assert validate(str(logdir)).ok
     assert tf.train.load_checkpoint(str(run)).get_tensor("embedding").shape == (2, 3)
-
-
-def interrupt_colour_training(logs, after: float) -> tuple[int, str]:
-    """`projector-train colours`, Ctrl-C'd `after` seconds into the fit: exit status and output."""
-    child = subprocess.Popen(
-        [sys.executable, "-m", "training.cli", "colours", "--dims", "2", "--pairs", "400000",
-         "--epochs", "200", "--logdir", str(logs), "--quiet"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        # Ctrl-C as in a terminal: a shell's background job (`cmd &`, as CI may start us)
-        # inherits SIGINT ignored, and Python then never raises KeyboardInterrupt.
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )
-    for line in child.stdout:
-        if line.startswith("Training"):
-            break
-    time.sleep(after)
-    child.send_signal(signal.SIGINT)
-    return child.wait(timeout=120), child.stdout.read()
-
-
-def test_ctrl_c_during_training_leaves_the_last_snapshot_valid_and_exportable(tmp_path):
-    logs = tmp_path / "logs"
-    status, output = interrupt_colour_training(logs, after=4.0)  # some steps in
-    assert status == 130, output
-    assert "interrupted at step" in output
-
-    report = validate(str(logs))
-    assert report.ok and report.runs == ["colours-2d/projector"], str(report)
-    final = read_embedding(str(logs / "colours-2d" / "projector"), "final")
-    assert final.vectors.shape == (550, 3)  # 2-D, with the zero column the projector needs
-    out = tmp_path / "standalone"
-    from projector_export.cli import main
-
-    assert main(["tsv", str(logs / "colours-2d" / "projector"), "--out", str(out)]) == 0
-    assert len((out / "vectors.tsv").read_text().splitlines()) == 550
 
 
 # Kills at chosen points: the test process patches where the export stands, then SIGKILLs itself there.
@@ -191,7 +157,7 @@ def test_sigkill_on_the_path_without_renameat2_loses_nothing(tmp_path):
         child = subprocess.Popen([sys.executable, "-c", FALLBACK_EXPORTER, str(run), str(attempt)],
                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         assert child.stdout.readline().strip() == "ready"
-        time.sleep(rng.uniform(0.05, 2.0))
+        time.sleep(rng.uniform(0.05, 0.6))
         child.send_signal(signal.SIGKILL)
         child.wait()
         # train/ is in the run or in a leftover that says so; validate never calls it deletable

@@ -61,6 +61,12 @@ def aclimdb(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
+def few_reviews(tmp_path_factory) -> Path:
+    """For the tests that train but assert nothing of what was learnt."""
+    return write_aclimdb(tmp_path_factory.mktemp("few-reviews"), {"train": 40, "test": 10})
+
+
+@pytest.fixture(scope="module")
 def trained(aclimdb, tmp_path_factory):
     logs = tmp_path_factory.mktemp("logs")
     # These reviews are told apart by one word: at 10 times the default learning rate the
@@ -70,6 +76,15 @@ def trained(aclimdb, tmp_path_factory):
         "--learning-rate", "0.003",
     )
     return result, printed, logs
+
+
+@pytest.fixture(scope="module")
+def server(trained, start_tensorboard):
+    """One TensorBoard over the trained run's log dir."""
+    server = start_tensorboard(trained[2])
+    # Keras's train/ and validation/ are not listed as projector runs: only the export is
+    assert set(server.wait_for_runs({"imdb/projector"})) == {"imdb/projector"}
+    return server
 
 
 def encoder_of(result: ImdbRun):
@@ -87,15 +102,12 @@ def test_it_learns_the_reviews_and_prints_val_accuracy_each_epoch(trained):
     assert (logs / "imdb-vocab400.subwords").is_file()
 
 
-def test_the_run_opens_in_tensorboard_with_labels_that_line_up(trained, aclimdb, start_tensorboard):
+def test_the_run_opens_in_tensorboard_with_labels_that_line_up(trained, aclimdb, server):
     result, _, logs = trained
     encoder = encoder_of(result)
     rows_expected = 1 + len(encoder.subwords) + 256
     assert result.vocab_size == encoder.vocab_size == rows_expected
 
-    server = start_tensorboard(logs)
-    # Keras's train/ and validation/ are not listed as projector runs: only the export is
-    assert set(server.wait_for_runs({"imdb/projector"})) == {"imdb/projector"}
     listed = server.info("imdb/projector")["embeddings"]
     names = [entry["tensorName"].split("/")[0] for entry in listed]
     assert names == ["final"] + [f"snapshot-epoch-{e:02d}" for e in range(1, EPOCHS + 1)]
@@ -153,13 +165,11 @@ def test_the_run_opens_in_tensorboard_with_labels_that_line_up(trained, aclimdb,
     assert validate(str(logs)).ok
 
 
-def test_final_carries_a_umap_of_every_token_as_a_bookmark(trained, start_tensorboard):
+def test_final_carries_a_umap_of_every_token_as_a_bookmark(trained, server):
     require_layout_libraries()
     result, printed, logs = trained
     rows = result.vocab_size
     assert f"bookmark:   a 3-D UMAP of all {rows:,} tokens of final" in printed
-    server = start_tensorboard(logs)
-    server.wait_for_runs({"imdb/projector"})
     final, *snapshots = server.info("imdb/projector")["embeddings"]
     states = json.loads(server.get("bookmarks", run="imdb/projector", name=final["tensorName"]))
     state = states[0]  # then a bookmark per named cluster (tests/test_add_clusters.py)
@@ -173,14 +183,14 @@ def test_final_carries_a_umap_of_every_token_as_a_bookmark(trained, start_tensor
     assert not any(snapshot.get("bookmarksPath") for snapshot in snapshots)  # the snapshots are not laid out
 
 
-def test_a_layout_whose_library_is_missing_is_refused_before_training(aclimdb, tmp_path, monkeypatch):
+def test_a_layout_whose_library_is_missing_is_refused_before_training(few_reviews, tmp_path, monkeypatch):
     monkeypatch.setattr("training.imdb.export.layouts_available", lambda method: False)
     start = time.monotonic()
     with pytest.raises(ProjectorExportError, match=r"`layout=tsne` needs a library that is not installed: pip install"):
-        train("--aclimdb", str(aclimdb), "--logdir", str(tmp_path / "logs"), "--layout", "tsne")
+        train("--aclimdb", str(few_reviews), "--logdir", str(tmp_path / "logs"), "--layout", "tsne")
     assert time.monotonic() - start < 5 and not (tmp_path / "logs").exists()
     # by default a missing umap-learn only costs the bookmark, and says how to get it
-    _, printed = train("--aclimdb", str(aclimdb), "--logdir", str(tmp_path / "logs"), "--epochs", "1",
+    _, printed = train("--aclimdb", str(few_reviews), "--logdir", str(tmp_path / "logs"), "--epochs", "1",
                        "--vocab-size", VOCAB_SIZE, "--quiet", "--no-clusters")
     assert 'no UMAP of every token in the projector\'s Bookmarks: pip install "projector-export[layouts]" adds one' in printed
     assert "bookmark:" not in printed
@@ -359,10 +369,10 @@ MIRRORED = textwrap.dedent(
 )
 
 
-def test_mirrored_strategy_over_two_cpus_trains_and_exports(aclimdb, tmp_path):
+def test_mirrored_strategy_over_two_cpus_trains_and_exports(few_reviews, tmp_path):
     logs = tmp_path / "logs"
     done = subprocess.run(
-        [sys.executable, "-c", MIRRORED, "--aclimdb", str(aclimdb), "--logdir", str(logs),
+        [sys.executable, "-c", MIRRORED, "--aclimdb", str(few_reviews), "--logdir", str(logs),
          "--epochs", "2", "--vocab-size", VOCAB_SIZE, "--strategy", "mirrored", "--quiet", "--layout", "none"],
         cwd=ROOT, capture_output=True, text=True, timeout=300,
     )
@@ -390,14 +400,14 @@ WORKER = textwrap.dedent(
 )
 
 
-def test_multiworker_strategy_trains_across_two_workers(aclimdb, tmp_path):
+def test_multiworker_strategy_trains_across_two_workers(few_reviews, tmp_path):
     logs = tmp_path / "logs"
     cluster = {"worker": [f"127.0.0.1:{port}" for port in free_ports(2)]}
     workers = []
     for index in range(2):
         env = dict(os.environ, TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}))
         workers.append(subprocess.Popen(
-            [sys.executable, "-c", WORKER, "--aclimdb", str(aclimdb), "--logdir", str(logs),
+            [sys.executable, "-c", WORKER, "--aclimdb", str(few_reviews), "--logdir", str(logs),
              "--epochs", "2", "--vocab-size", VOCAB_SIZE, "--strategy", "multiworker", "--quiet",
              "--layout", "pca"],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

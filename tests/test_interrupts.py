@@ -19,6 +19,7 @@ import pytest
 
 from projector_export import validate
 from projector_export import read_embedding
+from projector_export.cli import main as export_main
 from reviews import write_aclimdb
 from test_safety import snapshot
 from training import cli
@@ -133,8 +134,14 @@ def test_ctrl_c_from_outside_during_the_fit_of_a_child_process(tmp_path):
         timer.cancel()
     assert status == 130, "".join(output)
     assert "interrupted at step" in "".join(output)
-    assert validate(str(logs)).ok
-    assert read_embedding(str(logs / "colours-2d" / "projector"), "final").vectors.shape == (550, 3)
+    report = validate(str(logs))
+    assert report.ok and report.runs == ["colours-2d/projector"], str(report)
+    final = read_embedding(str(logs / "colours-2d" / "projector"), "final")
+    assert final.vectors.shape == (550, 3)  # 2-D, with the zero column the projector needs
+    # what was trained exports on as any run does
+    out = tmp_path / "standalone"
+    assert export_main(["tsv", str(logs / "colours-2d" / "projector"), "--out", str(out)]) == 0
+    assert len((out / "vectors.tsv").read_text().splitlines()) == 550
 
 
 IMDB = ["imdb", "--vocab-size", "400", "--learning-rate", "0.003", "--layout", "pca", "--no-clusters"]
@@ -142,7 +149,7 @@ IMDB = ["imdb", "--vocab-size", "400", "--learning-rate", "0.003", "--layout", "
 
 @pytest.fixture(scope="module")
 def imdb_logs(tmp_path_factory):
-    reviews = write_aclimdb(tmp_path_factory.mktemp("reviews"), {"train": 120, "test": 40})
+    reviews = write_aclimdb(tmp_path_factory.mktemp("reviews"), {"train": 30, "test": 10})
     logs = tmp_path_factory.mktemp("imdb-logs")
     assert cli.main([*IMDB, "--aclimdb", str(reviews), "--epochs", "2", "--logdir", str(logs)]) == 0
     user_files(logs / "imdb")

@@ -3,17 +3,11 @@ coloured by the first numeric column."""
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 
-from clusters import clustered_matrix
-from conftest import require_layout_libraries
-from projector_export import export_embedding
-from projector_page import ProjectorPage
-
-ROWS = 6000  # more than the 5,000 points the page's own UMAP samples
+from laid_out import ROWS  # more than the 5,000 points the page's own UMAP samples
+from projector_page import ProjectorPage, draw_frames
 
 _PROJECTOR = "document.querySelector('vz-projector-dashboard').shadowRoot.querySelector('vz-projector')"
 _STATE_JS = f"""() => {{
@@ -27,6 +21,12 @@ _STATE_JS = f"""() => {{
     colourBy: projector.selectedColorOption ? projector.selectedColorOption.name : null,
     tsneRunning: projector.dataSet.hasTSNERun || !projector.dataSet.tSNEShouldStop,
   }};
+}}"""
+# Whether the page shows the projection `view` of the components `keys` (their first ones).
+_SHOWS_JS = f"""([view, keys]) => {{
+  const projection = {_PROJECTOR}.projection;
+  return projection != null && projection.projectionType === view
+    && keys.every((key, i) => projection.projectionComponents[i] === key);
 }}"""
 # What the "Color by" menu and its legend show, and the colour each point is drawn in.
 _COLOURS_JS = f"""() => {{
@@ -52,18 +52,8 @@ _POINTS_JS = f"""(keys) => {{
 
 
 @pytest.fixture(scope="module")
-def projector(tmp_path_factory, start_tensorboard, browser):
-    require_layout_libraries()
-    vectors, clusters = clustered_matrix(ROWS, 16, clusters=15, seed=2)
-    # `score`, the first column of numbers, is what a click on a bookmark colours by
-    score = np.linalg.norm(vectors, axis=1)
-    table = {"word": [f"w{i}" for i in range(ROWS)], "score": [f"{v:.3f}" for v in score],
-             "cluster": [str(c) for c in clusters]}
-    logs = tmp_path_factory.mktemp("logs")
-    export_embedding(logs / "layouts", vectors, table, name="final",
-                     layouts=["umap", "tsne", "pca"])
-    states = json.loads((logs / "layouts" / "final.bookmarks.json").read_text())
-    server = start_tensorboard(logs)
+def projector(laid_out, start_tensorboard, browser):
+    server = start_tensorboard(laid_out.logs)
     server.wait_for_runs({"layouts"})
     page = ProjectorPage(browser, server.url)
     page.errors = []
@@ -71,11 +61,19 @@ def projector(tmp_path_factory, start_tensorboard, browser):
     page.page.on("pageerror", lambda error: page.errors.append(str(error)))
     shown = page.show("layouts", "final")
     assert (shown.points, shown.dimension) == (ROWS, 16)
-    page.states = states
-    page.score = score
+    page.states = laid_out.bookmarks()
+    page.score = laid_out.score
     page.colours_before = page.frame.evaluate(_COLOURS_JS)
     yield page
     page.page.close()
+
+
+def click_bookmark(projector, index: int, view: str, keys: list[str]) -> None:
+    """Click the bookmark's radio button; return once the page shows its view of `keys`
+    (loading a bookmark sets the projection at once, in the click's handler)."""
+    radio = projector.frame.locator("vz-projector-bookmark-panel paper-icon-button[icon=radio-button-unchecked]")
+    radio.nth(index).click()
+    projector.frame.wait_for_function(_SHOWS_JS, arg=[view, keys], timeout=60_000)
 
 
 def coordinates(state: dict, keys: list[str]) -> np.ndarray:
@@ -117,9 +115,7 @@ def test_the_bookmarks_tray_lists_each_layout(projector):
 def test_a_click_draws_every_point_at_its_precomputed_coordinates(projector, index, view, keys):
     state = projector.states[index]
     expected = coordinates(state, keys)
-    radio = projector.frame.locator("vz-projector-bookmark-panel paper-icon-button[icon=radio-button-unchecked]")
-    radio.nth(index).click()
-    projector.page.wait_for_timeout(1500)
+    click_bookmark(projector, index, view, keys)
     shown = projector.frame.evaluate(_STATE_JS)
     assert shown["view"] == view
     assert shown["components"][: len(keys)] == keys
@@ -127,12 +123,14 @@ def test_a_click_draws_every_point_at_its_precomputed_coordinates(projector, ind
     assert shown["colourBy"] == "score"  # and each bookmark colours by the first column of numbers
     assert_drawn_at(projector, keys, expected)
     projector.screenshot(f"layouts-bookmark-{view}")
-    projector.page.wait_for_timeout(6000)  # a `tsne` bookmark would have restarted t-SNE by now
-    assert_drawn_at(projector, keys, expected)
+    # A `tsne` bookmark restarts t-SNE as it loads (the page sets these flags in the click's
+    # handler, then moves the points frame by frame): none runs, and the points stay.
     assert not projector.frame.evaluate(_STATE_JS)["tsneRunning"]
+    draw_frames(projector.frame, 30)
+    assert_drawn_at(projector, keys, expected)
     # the PCA tab still draws every point, from the stored components
     projector.frame.locator("vz-projector-projections-panel .ink-tab[data-tab=pca]").click()
-    projector.page.wait_for_timeout(1500)
+    projector.frame.wait_for_function(_SHOWS_JS, arg=["pca", ["pca-0", "pca-1", "pca-2"]], timeout=60_000)
     assert projector.frame.evaluate(_STATE_JS)["components"] == ["pca-0", "pca-1", "pca-2"]
     assert_drawn_at(projector, ["pca-0", "pca-1", "pca-2"], coordinates(state, ["pca-0", "pca-1", "pca-2"]))
     assert projector.errors == []
@@ -144,9 +142,8 @@ def test_a_click_colours_the_points_by_the_first_column_of_numbers(projector):
     assert before["menu"] == "No color map" and before["legend"] is None
     assert len({tuple(c) for c in np.reshape(before["drawn"], (-1, 3)).round(3)}) == 1  # one colour for all
     assert projector.states[0]["selectedColorOptionName"] == "score"
-    radio = projector.frame.locator("vz-projector-bookmark-panel paper-icon-button[icon=radio-button-unchecked]")
-    radio.nth(0).click()  # the UMAP
-    projector.page.wait_for_timeout(1500)
+    click_bookmark(projector, 0, "umap", ["umap-0", "umap-1", "umap-2"])
+    draw_frames(projector.frame, 2)  # drawn in the new colours
     shown = projector.frame.evaluate(_STATE_JS)
     assert (shown["view"], shown["colourBy"], shown["labelBy"]) == ("umap", "score", "word")
     after = projector.frame.evaluate(_COLOURS_JS)

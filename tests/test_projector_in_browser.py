@@ -126,33 +126,36 @@ def test_the_page_opens_on_a_trained_embedding(projector):
     assert first.errors == [] and re.fullmatch(r"Total variance described: \d+\.\d%\.", first.variance)
 
 
-def test_page_reports_what_raw_labels_break(tmp_path, start_tensorboard, browser):
-    """The check above can fail: a blank raw label makes the projector refuse the metadata."""
-    export_embedding(tmp_path / "raw", np.ones((10, 2)), [f"r{i}" for i in range(10)])
-    (tmp_path / "raw" / "embedding.metadata.tsv").write_text("".join(f"r{i}\n" for i in range(9)).replace("r4", " "))
-    server = start_tensorboard(tmp_path)
-    server.wait_for_runs({"raw"})
+@pytest.fixture(scope="module")
+def broken(tmp_path_factory, start_tensorboard, browser):
+    """One page over runs that others might write: raw labels, a raw two-column checkpoint, and ours."""
+    logs = tmp_path_factory.mktemp("broken")
+    export_embedding(logs / "raw-labels", np.ones((10, 2)), [f"r{i}" for i in range(10)])
+    (logs / "raw-labels" / "embedding.metadata.tsv").write_text("".join(f"r{i}\n" for i in range(9)).replace("r4", " "))
+    vectors = np.random.default_rng(0).normal(size=(30, 2))
+    export_embedding(logs / "ours", vectors)
+    export_embedding(logs / "raw", np.c_[vectors, vectors])  # then the checkpoint as others write it:
+    for path in (logs / "raw").glob("embeddings.ckpt*"):
+        path.unlink()
+    write_raw_checkpoint(str(logs / "raw"), {"embedding": vectors.astype(np.float32)})
+    server = start_tensorboard(logs)
+    server.wait_for_runs({"raw-labels", "ours", "raw"})
     page = ProjectorPage(browser, server.url)
-    shown = page.show("raw", "embedding")
-    page.screenshot("browser-raw-labels")
+    yield page
     page.page.close()
+
+
+def test_page_reports_what_raw_labels_break(broken):
+    """The check above can fail: a blank raw label makes the projector refuse the metadata."""
+    shown = broken.show("raw-labels", "embedding")
+    broken.screenshot("browser-raw-labels")
     assert any("Number of tensors (10) do not match the number of lines in metadata (8)" in e for e in shown.errors)
 
 
-def test_page_draws_no_point_of_a_two_column_tensor_but_of_our_export(tmp_path, start_tensorboard, browser):
+def test_page_draws_no_point_of_a_two_column_tensor_but_of_our_export(broken):
     """Why 2-column vectors are stored with a zero third column: the 3-D PCA view gets NaN."""
-    vectors = np.random.default_rng(0).normal(size=(30, 2))
-    export_embedding(tmp_path / "ours", vectors)
-    export_embedding(tmp_path / "raw", np.c_[vectors, vectors])  # then the checkpoint as others write it:
-    for path in (tmp_path / "raw").glob("embeddings.ckpt*"):
-        path.unlink()
-    write_raw_checkpoint(str(tmp_path / "raw"), {"embedding": vectors.astype(np.float32)})
-    server = start_tensorboard(tmp_path)
-    server.wait_for_runs({"ours", "raw"})
-    page = ProjectorPage(browser, server.url)
-    raw = page.show("raw", "embedding")
-    page.screenshot("browser-raw-two-columns")
-    ours = page.show("ours", "embedding")
-    page.page.close()
+    raw = broken.show("raw", "embedding")
+    broken.screenshot("browser-raw-two-columns")
+    ours = broken.show("ours", "embedding")
     assert (raw.points, raw.dimension, raw.variance) == (30, 2, "Total variance described: NaN%.")
     assert (ours.points, ours.dimension, ours.variance) == (30, 3, "Total variance described: 100.0%.")

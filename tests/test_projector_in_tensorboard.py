@@ -60,14 +60,15 @@ def exported(tmp_path_factory, start_tensorboard):
     given["epochs"] = snapshots
 
     shutil.copytree(logs / "hostile", logs / "moved" / "copy")
+    export_embedding(logs / "reexported", np.ones((4, 5)), list("abcd"))  # exported again while TensorBoard runs
     server = start_tensorboard(logs)
-    server.wait_for_runs({"hostile", "table", "epochs", "moved/copy"})
+    server.wait_for_runs({"hostile", "table", "epochs", "moved/copy", "reexported"})
     return server, given
 
 
 def test_every_exported_run_is_listed(exported):
     server, _ = exported
-    assert set(server.runs()) == {"hostile", "table", "epochs", "moved/copy"}
+    assert set(server.runs()) == {"hostile", "table", "epochs", "moved/copy", "reexported"}
 
 
 def test_tensor_bytes_equal_what_was_exported(exported):
@@ -148,14 +149,12 @@ def test_several_tensors_in_one_run_each_with_its_metadata(exported):
     assert header == ["a", "b"] and rows[3] == ["word3", "word53"]
 
 
-def test_reexport_while_tensorboard_runs_is_picked_up(tmp_path, start_tensorboard):
-    export_embedding(tmp_path / "run", np.ones((4, 5)), list("abcd"))
-    server = start_tensorboard(tmp_path)
-    server.wait_for_runs({"run"})
-    assert server.info("run")["embeddings"][0]["tensorShape"] == [4, 5]
+def test_reexport_while_tensorboard_runs_is_picked_up(exported):
+    server, _ = exported
+    assert server.info("reexported")["embeddings"][0]["tensorShape"] == [4, 5]
 
-    export_embedding(tmp_path / "run", np.ones((6, 3)), list("abcdef"), name="other")
-    (embedding,) = server.info("run")["embeddings"]
+    export_embedding(f"{server.logdir}/reexported", np.ones((6, 3)), list("abcdef"), name="other")
+    (embedding,) = server.info("reexported")["embeddings"]
     assert embedding["tensorName"] == "other"
     assert embedding["tensorShape"] == [6, 3]
-    assert len(parse_metadata(server.metadata("run", embedding["tensorName"]))[1]) == 6
+    assert len(parse_metadata(server.metadata("reexported", embedding["tensorName"]))[1]) == 6

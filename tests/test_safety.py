@@ -8,12 +8,14 @@ it writes where it should and keeps every file it did not write.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import numpy as np
@@ -196,10 +198,25 @@ HOLDER = textwrap.dedent(
     with staged_folder(sys.argv[1], RUN, copy_current=True) as stage:
         open(sys.argv[1] + "/holder.txt", "w").write("a user's file, written while an export holds the lock")
         print("holding", flush=True)
-        time.sleep(4)
+        sys.stdin.readline()  # until the other export says it waits
     print("done", time.time(), flush=True)
     """
 )
+
+
+class ReleaseWhenWaiting(logging.Handler):
+    """Tells the holder to finish once an export logs that it waits for the lock."""
+
+    def __init__(self, holder: subprocess.Popen):
+        super().__init__()
+        self.holder = holder
+        self.waited = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.getMessage().startswith("waiting for another export of "):
+            self.waited = True
+            self.holder.stdin.write("go\n")
+            self.holder.stdin.flush()
 
 
 @pytest.mark.skipif(not IS_ROOT or not shutil.which("unshare"), reason="a second PID namespace needs root")
@@ -209,14 +226,24 @@ def test_the_lock_holds_across_pid_namespaces(tmp_path):
     export_embedding(run, np.eye(3), ["a", "b", "c"])
     holder = subprocess.Popen(
         ["unshare", "--pid", "--fork", sys.executable, "-c", HOLDER, str(run)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     assert holder.stdout.readline().strip() == "holding"
     assert [p.name for p in tmp_path.iterdir() if ".new-" in p.name]  # its staging folder, PID unknown here
-    export_embedding(run, np.eye(4), list("abcd"))  # waits for the holder
+    release = ReleaseWhenWaiting(holder)
+    staging_log = logging.getLogger("projector_export.files.staging")
+    staging_log.addHandler(release)
+    timer = threading.Timer(120, holder.kill)  # an export that waits without saying so fails, not hangs
+    timer.start()
+    try:
+        export_embedding(run, np.eye(4), list("abcd"))  # waits for the holder
+    finally:
+        timer.cancel()
+        staging_log.removeHandler(release)
     finished = time.time()
     out, err = holder.communicate(timeout=60)
     assert holder.returncode == 0, err
+    assert release.waited
     assert float(out.split()[-1]) <= finished
     assert read_embedding(str(run)).vectors.shape == (4, 4)
     assert (run / "holder.txt").read_text().startswith("a user's file")  # a file the tool did not write: kept
