@@ -226,20 +226,21 @@ def test_the_lock_holds_across_pid_namespaces(tmp_path):
     export_embedding(run, np.eye(3), ["a", "b", "c"])
     holder = subprocess.Popen(
         ["unshare", "--pid", "--fork", sys.executable, "-c", HOLDER, str(run)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
     )
     assert holder.stdout.readline().strip() == "holding"
     assert [p.name for p in tmp_path.iterdir() if ".new-" in p.name]  # its staging folder, PID unknown here
     release = ReleaseWhenWaiting(holder)
-    staging_log = logging.getLogger("projector_export.files.staging")
-    staging_log.addHandler(release)
-    timer = threading.Timer(120, holder.kill)  # an export that waits without saying so fails, not hangs
+    library_log = logging.getLogger("projector_export")  # whichever module says it waits
+    library_log.addHandler(release)
+    # an export that waits without saying so fails, not hangs: the holder's whole group is killed
+    timer = threading.Timer(120, os.killpg, (holder.pid, signal.SIGKILL))
     timer.start()
     try:
         export_embedding(run, np.eye(4), list("abcd"))  # waits for the holder
     finally:
         timer.cancel()
-        staging_log.removeHandler(release)
+        library_log.removeHandler(release)
     finished = time.time()
     out, err = holder.communicate(timeout=60)
     assert holder.returncode == 0, err
