@@ -11,6 +11,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -55,7 +56,9 @@ class TensorBoard:
                 raise RuntimeError(f"tensorboard exited with {self.process.returncode}")
             try:
                 runs = self.runs()
-                if expected <= set(runs):
+                # a server started before the runs were written may also list a run being
+                # staged (`.NAME.new-XXXXXXXX`) until its next reload: wait until it is gone
+                if expected <= set(runs) and not any(part.startswith(".") for run in runs for part in run.split("/")):
                     return runs
             except (urllib.error.URLError, ConnectionError):
                 pass
@@ -96,25 +99,58 @@ class LaidOut:
         return json.loads((self.run / "final.bookmarks.json").read_text())
 
 
+class Background:
+    """The child process that writes `clustered` and then `laid_out`'s runs (`laid_out.py`)."""
+
+    def __init__(self, child: subprocess.Popen, clustered: Path, logs: Path, output: Path):
+        self.child, self.clustered, self.logs, self.output = child, clustered, logs, output
+
+    def failed(self) -> None:
+        pytest.fail(f"laid_out.py failed:\n{self.output.read_text(errors='replace')[-3000:]}")
+
+
 @pytest.fixture(scope="session", autouse=True)
 def laying_out(request, tmp_path_factory):
-    """Start writing `laid_out`'s run in a child process as the session begins, when a collected
-    test reads it: (the child process, its log dir, its output file), else None."""
+    """Start writing `clustered`'s and `laid_out`'s runs in a child process as the session begins,
+    when a collected test reads one of them: a `Background`, else None."""
     from projector_export.reductions import installed
 
-    wanted = any("laid_out" in item.fixturenames for item in request.session.items)
+    wanted = any({"laid_out", "clustered_run"} & set(item.fixturenames) for item in request.session.items)
     if not (wanted and installed("umap") and installed("tsne")):
         yield None
         return
+    clustered = tmp_path_factory.mktemp("clustered")
     logs = tmp_path_factory.mktemp("laid-out")
     output = tmp_path_factory.mktemp("laying-out") / "output.txt"
     environment = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))  # the package as this process imports it
     with open(output, "wb") as sink:
-        child = subprocess.Popen([sys.executable, os.path.join(os.path.dirname(__file__), "laid_out.py"), str(logs)],
-                                 stdout=sink, stderr=subprocess.STDOUT, env=environment)
-    yield child, logs, output
+        child = subprocess.Popen(
+            [sys.executable, os.path.join(os.path.dirname(__file__), "laid_out.py"), str(clustered), str(logs)],
+            stdout=sink, stderr=subprocess.STDOUT, env=environment,
+        )
+    yield Background(child, clustered, logs, output)
     child.kill()
     child.wait()
+
+
+@pytest.fixture(scope="session")
+def clustered_run(laying_out):
+    """6,000 points in 8 clusters with named clusters added (`laid_out.write_clustered`), once a
+    session: (its log dir, `add_clusters`' result). Read it; copy the run before changing it."""
+    import pickle
+
+    from laid_out import CLUSTERS_RESULT
+
+    require_layout_libraries()
+    result = laying_out.clustered / CLUSTERS_RESULT
+    deadline = time.monotonic() + 900
+    while not result.exists():  # written last, by a rename: the run is whole
+        if laying_out.child.poll() is not None and not result.exists():
+            laying_out.failed()
+        if time.monotonic() > deadline:
+            pytest.fail("laid_out.py wrote no clustered run in 900 s")
+        time.sleep(0.1)
+    return laying_out.clustered / "logs", pickle.loads(result.read_bytes())
 
 
 @pytest.fixture(scope="session")
@@ -124,19 +160,22 @@ def laid_out(laying_out) -> LaidOut:
     from laid_out import RUN, laid_out_data
 
     require_layout_libraries()
-    child, logs, output = laying_out
-    if child.wait(timeout=900) != 0:
-        pytest.fail(f"laid_out.py {logs} failed:\n{output.read_text(errors='replace')[-3000:]}")
+    if laying_out.child.wait(timeout=900) != 0:
+        laying_out.failed()
     vectors, table, score = laid_out_data()
-    return LaidOut(logs, logs / RUN, vectors, table, score)
+    return LaidOut(laying_out.logs, laying_out.logs / RUN, vectors, table, score)
 
 
 @pytest.fixture(scope="module")
 def start_tensorboard(tmp_path_factory):
-    """Start TensorBoard over a log dir; every server is stopped at the end of the module."""
+    """Start TensorBoard over a log dir; every server is stopped at the end of the module.
+
+    Its start takes ~5 s (it imports TensorFlow): start it before writing the runs, which
+    it lists as they appear (`wait_for_runs`), and the two overlap."""
     servers = []
 
     def start(logdir) -> TensorBoard:
+        os.makedirs(logdir, exist_ok=True)
         (port,) = free_ports()
         log = open(tmp_path_factory.mktemp("tensorboard") / "tensorboard.log", "wb")
         process = subprocess.Popen(

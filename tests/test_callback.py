@@ -30,6 +30,7 @@ def data():
 
 def test_each_epoch_is_a_tensor_tensorboard_lists(tmp_path, start_tensorboard):
     run = tmp_path / "logs" / "toy"
+    server = start_tensorboard(tmp_path / "logs")  # it lists the run as the epochs write it
     model = tiny_model()
     x, y = data()
     snapshots = []
@@ -44,7 +45,6 @@ def test_each_epoch_is_a_tensor_tensorboard_lists(tmp_path, start_tensorboard):
             record,
         ],
     )
-    server = start_tensorboard(tmp_path / "logs")
     # the projector run sits beside Keras's train/ and validation/, which it does not shadow
     assert set(server.wait_for_runs({"toy/projector"})) == {"toy/projector"}
     listed = {e["tensorName"]: e for e in server.info("toy/projector")["embeddings"]}

@@ -8,12 +8,8 @@ import json
 import numpy as np
 import pytest
 
-from clusters import clustered_matrix
-from conftest import require_layout_libraries
-from projector_export import add_clusters, export_embedding
+from laid_out import ROWS
 from projector_page import ProjectorPage
-
-ROWS = 6000
 
 _PROJECTOR = "document.querySelector('vz-projector-dashboard').shadowRoot.querySelector('vz-projector')"
 _SELECTION_JS = f"""() => {{
@@ -31,13 +27,10 @@ _SELECTION_JS = f"""() => {{
 
 
 @pytest.fixture(scope="module")
-def clustered(tmp_path_factory, start_tensorboard, browser):
-    require_layout_libraries()
-    vectors, _ = clustered_matrix(ROWS, 16, clusters=8, seed=4)
-    logs = tmp_path_factory.mktemp("logs")
-    export_embedding(logs / "groups", vectors, {"word": [f"w{i}" for i in range(ROWS)]}, name="final",
-                     layouts=["pca"])
-    result = add_clusters(logs / "groups", seed=0, bookmarks=3)
+def clustered(clustered_run, start_tensorboard, browser):
+    """The session's clustered run (`laid_out.write_clustered`: 6,000 points in 8 clusters,
+    `add_clusters(run, seed=0, bookmarks=3)`) in the page."""
+    logs, result = clustered_run
     server = start_tensorboard(logs)
     server.wait_for_runs({"groups"})
     page = ProjectorPage(browser, server.url)

@@ -273,9 +273,15 @@ def test_snapshots_are_about_a_dozen_close_together_early_then_whole_epochs():
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
+def server(tmp_path_factory, start_tensorboard):
+    """A TensorBoard over the log dir that `trained` writes, started first so that the two overlap."""
+    return start_tensorboard(tmp_path_factory.mktemp("logs"))
+
+
+@pytest.fixture(scope="module")
+def trained(server):
     """`projector-train colours` with few pairs and epochs: its log dir and what it printed."""
-    logdir = tmp_path_factory.mktemp("logs")
+    logdir = Path(server.logdir)
     out = io.StringIO()
     stdout, sys.stdout = sys.stdout, out
     try:
@@ -318,9 +324,8 @@ def test_a_short_training_lowers_the_loss_and_learns_neighbours_far_above_chance
         assert knn[-1] > knn[0] and knn[-1] > 3 * 10 / 549  # chance: 10 of 549 others
 
 
-def test_the_runs_open_in_tensorboard_with_colour_names_and_swatches(trained, start_tensorboard):
+def test_the_runs_open_in_tensorboard_with_colour_names_and_swatches(trained, server):
     logdir, _ = trained
-    server = start_tensorboard(logdir)
     server.wait_for_runs({"colours-2d/projector", "colours-3d/projector"})
     colours = load_colours()
 

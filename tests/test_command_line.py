@@ -39,6 +39,7 @@ def exported(tmp_path_factory, start_tensorboard):
     rng = np.random.default_rng(1)
     inputs = tmp_path_factory.mktemp("inputs")
     logs = tmp_path_factory.mktemp("logs")
+    server = start_tensorboard(logs)
     given = {}
 
     w2v = rng.normal(size=(len(WORDS), 4)).astype(np.float32)
@@ -70,7 +71,6 @@ def exported(tmp_path_factory, start_tensorboard):
     assert main(["export", str(inputs / "vectors.tsv"), "--logdir", str(logs), "--run", "tsv",
                  "--metadata", str(inputs / "labels.txt")]) == 0
     assert main(["export", str(inputs / "model.keras"), "--logdir", str(logs), "--run", "keras"]) == 0
-    server = start_tensorboard(logs)
     server.wait_for_runs({"w2v", "glove", "npy", "tsv", "keras"})
     return server, given, logs
 

@@ -67,8 +67,14 @@ def few_reviews(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def trained(aclimdb, tmp_path_factory):
-    logs = tmp_path_factory.mktemp("logs")
+def tensorboard(tmp_path_factory, start_tensorboard):
+    """A TensorBoard over the log dir that `trained` writes, started first so that the two overlap."""
+    return start_tensorboard(tmp_path_factory.mktemp("logs"))
+
+
+@pytest.fixture(scope="module")
+def trained(aclimdb, tensorboard):
+    logs = Path(tensorboard.logdir)
     # These reviews are told apart by one word: at 10 times the default learning rate the
     # model knows them within two epochs, and the held-out accuracy stays at its best.
     result, printed = train(
@@ -79,9 +85,9 @@ def trained(aclimdb, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def server(trained, start_tensorboard):
+def server(trained, tensorboard):
     """One TensorBoard over the trained run's log dir."""
-    server = start_tensorboard(trained[2])
+    server = tensorboard
     # Keras's train/ and validation/ are not listed as projector runs: only the export is
     assert set(server.wait_for_runs({"imdb/projector"})) == {"imdb/projector"}
     return server

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -16,9 +17,16 @@ from reviews import write_aclimdb
 
 
 @pytest.fixture(scope="module")
-def projector(tmp_path_factory, start_tensorboard, browser):
+def servers(tmp_path_factory, start_tensorboard):
+    """The module's two TensorBoards, started before their runs are written so that the two overlap."""
+    return start_tensorboard(tmp_path_factory.mktemp("logs")), start_tensorboard(tmp_path_factory.mktemp("broken"))
+
+
+@pytest.fixture(scope="module")
+def projector(tmp_path_factory, servers, browser):
     rng = np.random.default_rng(3)
-    logs = tmp_path_factory.mktemp("logs")
+    server = servers[0]
+    logs = Path(server.logdir)
     words = ["", " ", "tab\there", "new\nline", "\r"] + [f"w{i}" for i in range(195)]
     export_embedding(logs / "labels", rng.normal(size=(200, 6)), words, sprite=rng.random((200, 3)))
     lines = ["50 3"] + [f"word{i} " + " ".join(str(v) for v in rng.normal(size=3)) for i in range(50)]
@@ -32,7 +40,6 @@ def projector(tmp_path_factory, start_tensorboard, browser):
     aclimdb = write_aclimdb(tmp_path_factory.mktemp("reviews"), {"train": 100, "test": 20})
     imdb = train_imdb(aclimdb=str(aclimdb), epochs=2, logdir=str(logs), vocab_size=400, verbose=0, layout="none")
     fit_with_projector_callback(logs / "keras-model", epochs=3)
-    server = start_tensorboard(logs)
     server.wait_for_runs(
         {"labels", "word2vec", "colours-2d/projector", "colours-3d/projector", "imdb/projector", "keras-model/projector"}
     )
@@ -127,9 +134,10 @@ def test_the_page_opens_on_a_trained_embedding(projector):
 
 
 @pytest.fixture(scope="module")
-def broken(tmp_path_factory, start_tensorboard, browser):
+def broken(servers, browser):
     """One page over runs that others might write: raw labels, a raw two-column checkpoint, and ours."""
-    logs = tmp_path_factory.mktemp("broken")
+    server = servers[1]
+    logs = Path(server.logdir)
     export_embedding(logs / "raw-labels", np.ones((10, 2)), [f"r{i}" for i in range(10)])
     (logs / "raw-labels" / "embedding.metadata.tsv").write_text("".join(f"r{i}\n" for i in range(9)).replace("r4", " "))
     vectors = np.random.default_rng(0).normal(size=(30, 2))
@@ -138,7 +146,6 @@ def broken(tmp_path_factory, start_tensorboard, browser):
     for path in (logs / "raw").glob("embeddings.ckpt*"):
         path.unlink()
     write_raw_checkpoint(str(logs / "raw"), {"embedding": vectors.astype(np.float32)})
-    server = start_tensorboard(logs)
     server.wait_for_runs({"raw-labels", "ours", "raw"})
     page = ProjectorPage(browser, server.url)
     yield page

@@ -38,6 +38,7 @@ def exported(tmp_path_factory, start_tensorboard):
     """A log dir of exported runs and a TensorBoard serving it."""
     rng = np.random.default_rng(0)
     logs = tmp_path_factory.mktemp("logs")
+    server = start_tensorboard(logs)
     given = {}
 
     hostile_vectors = rng.normal(size=(len(HOSTILE), 5))  # float64 in, float32 out
@@ -61,7 +62,6 @@ def exported(tmp_path_factory, start_tensorboard):
 
     shutil.copytree(logs / "hostile", logs / "moved" / "copy")
     export_embedding(logs / "reexported", np.ones((4, 5)), list("abcd"))  # exported again while TensorBoard runs
-    server = start_tensorboard(logs)
     server.wait_for_runs({"hostile", "table", "epochs", "moved/copy", "reexported"})
     return server, given
 
