@@ -55,7 +55,7 @@ from projector_export.arrays import as_matrix
 from projector_export.distances import METRICS, nearest_rows, unit_rows
 from projector_export.errors import ProjectorExportError
 from projector_export.machine import usable_cpus
-from projector_export.reductions import EXACT_NEIGHBOURS_POINTS, INSTALL
+from projector_export.reductions import EXACT_NEIGHBOURS_POINTS, INSTALL, import_umap
 
 Progress = Callable[[str], None]
 
@@ -149,7 +149,7 @@ def require_libraries() -> None:
     (scikit-learn 1.3 or later) or umap-learn is missing."""
     for module, package in (("sklearn.cluster", "scikit-learn 1.3 or later"), ("umap", "umap-learn")):
         try:
-            imported = importlib.import_module(module)
+            imported = import_umap() if module == "umap" else importlib.import_module(module)
         except ImportError:
             imported = None
         if imported is None or (module == "sklearn.cluster" and not hasattr(imported, "HDBSCAN")):
@@ -287,9 +287,7 @@ def _nearest(points: np.ndarray, k: int, metric: str, seed: int | None):
         return (indices, distances.astype(np.float32)), None
     if len(points) <= EXACT_NEIGHBOURS_POINTS:
         return nearest_rows(points, k, metric), None
-    from umap.umap_ import nearest_neighbors
-
-    indices, distances, index = nearest_neighbors(
+    indices, distances, index = import_umap().umap_.nearest_neighbors(
         points, k, metric, {}, False, np.random.RandomState(seed), low_memory=True,
         n_jobs=1 if seed is not None else usable_cpus(),
     )
@@ -297,7 +295,7 @@ def _nearest(points: np.ndarray, k: int, metric: str, seed: int | None):
 
 
 def _umap(points, knn, knn_index, neighbours, metric, seed, report: Progress) -> np.ndarray:
-    import umap
+    umap = import_umap()
 
     report(f"UMAP ({UMAP_DIMS}-D) of {len(points):,} points")
     indices, distances = knn

@@ -16,6 +16,7 @@ import logging
 import math
 import numbers
 import re
+import sys
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -287,8 +288,28 @@ def tsne_perplexity(layout: Layout, points: int) -> float:
 EXACT_NEIGHBOURS_POINTS = 30_000
 
 
-def _umap(points: np.ndarray, layout: Layout, report: Progress) -> np.ndarray:
+def import_umap():
+    """umap-learn, imported without TensorFlow where this process has not loaded it.
+
+    umap-learn's package imports its ParametricUMAP, and with it TensorFlow (~5 s), whenever
+    TensorFlow is installed; a layout or a clustering never uses it. Where TensorFlow is not
+    loaded yet, umap-learn is imported as on a machine without TensorFlow (its `ParametricUMAP`
+    is then its placeholder; `import umap.parametric_umap` still gives the real one)."""
+    if "umap" not in sys.modules and "tensorflow" not in sys.modules:
+        sys.modules["umap.parametric_umap"] = None  # umap-learn's __init__ then skips it
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ImportWarning)  # "Tensorflow not installed; ParametricUMAP..."
+                import umap  # noqa: F401
+        finally:
+            del sys.modules["umap.parametric_umap"]
     import umap
+
+    return umap
+
+
+def _umap(points: np.ndarray, layout: Layout, report: Progress) -> np.ndarray:
+    umap = import_umap()
 
     report(f"UMAP of {len(points):,} points: nearest neighbours and graph")
     neighbours = umap_neighbours(layout, len(points))

@@ -18,6 +18,7 @@ from projector_export import ProjectorExportError
 from projector_export.format.config import projector_order
 from projector_export.format.metadata import parse_metadata
 from projector_export.neighbours import nearest_neighbours_of_each
+from conftest import Command, python_here
 from training import cli
 from training.callbacks import knn_agreement, snapshot_name
 from training.colours import DEFAULT_EPOCHS, DEFAULT_PAIRS
@@ -272,26 +273,27 @@ def test_snapshots_are_about_a_dozen_close_together_early_then_whole_epochs():
 # ------------------------------------------------------- a whole run, in TensorBoard
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory, start_tensorboard):
-    """A TensorBoard over the log dir that `trained` writes, started first so that the two overlap."""
-    return start_tensorboard(tmp_path_factory.mktemp("logs"))
+def training_job(folder) -> list[Command]:
+    """`projector-train colours` with few pairs and epochs into `folder/logs`."""
+    return [python_here("-m", "training.cli", "colours", "--pairs", str(PAIRS), "--epochs", str(EPOCHS),
+                        "--logdir", str(folder / "logs"))]
 
 
 @pytest.fixture(scope="module")
-def trained(server):
-    """`projector-train colours` with few pairs and epochs: its log dir and what it printed."""
-    logdir = Path(server.logdir)
-    out = io.StringIO()
-    stdout, sys.stdout = sys.stdout, out
-    try:
-        status = cli.main(["colours", "--pairs", str(PAIRS), "--epochs", str(EPOCHS), "--logdir", str(logdir)])
-    finally:
-        sys.stdout = stdout
-    assert status == 0
-    return logdir, out.getvalue()
+def server(start_tensorboard, early_jobs):
+    """A TensorBoard over the log dir that `training_job` writes, started first so that the two overlap."""
+    return start_tensorboard(early_jobs.folder("test_colours.training_job") / "logs")
 
 
+@pytest.fixture(scope="module")
+def trained(server, early_jobs):
+    """`training_job`, run early: its log dir and what it printed."""
+    _, (done,) = early_jobs.wait("test_colours.training_job")
+    assert done.returncode == 0, done.stderr[-3000:]
+    return Path(server.logdir), done.stdout
+
+
+@pytest.mark.early("training_job")
 def test_the_run_prints_the_positive_share_the_quality_and_how_to_open_it(trained):
     logdir, printed = trained
     assert "550 colours, 200,000 pairs" in printed and "% labelled similar" in printed
@@ -311,6 +313,7 @@ def epoch_scalars(run_dir) -> dict[str, list[float]]:
     }
 
 
+@pytest.mark.early("training_job")
 def test_a_short_training_lowers_the_loss_and_learns_neighbours_far_above_chance(trained):
     logdir, _ = trained
     for run in ("colours-2d", "colours-3d"):
@@ -324,6 +327,7 @@ def test_a_short_training_lowers_the_loss_and_learns_neighbours_far_above_chance
         assert knn[-1] > knn[0] and knn[-1] > 3 * 10 / 549  # chance: 10 of 549 others
 
 
+@pytest.mark.early("training_job")
 def test_the_runs_open_in_tensorboard_with_colour_names_and_swatches(trained, server):
     logdir, _ = trained
     server.wait_for_runs({"colours-2d/projector", "colours-3d/projector"})
@@ -366,6 +370,7 @@ def test_the_runs_open_in_tensorboard_with_colour_names_and_swatches(trained, se
             assert (cell == colours.loc[point, ["r", "g", "b"]].to_numpy()).all()
 
 
+@pytest.mark.early("training_job")
 def test_euclidean_neighbours_are_near_in_colour_and_cosine_ones_far_less(trained):
     """The model learnt squared Euclidean distances: the summary sends users to --metric euclidean."""
     logdir, printed = trained
@@ -383,6 +388,7 @@ def test_euclidean_neighbours_are_near_in_colour_and_cosine_ones_far_less(traine
     assert euclidean < 0.9 * cosine, (euclidean, cosine)
 
 
+@pytest.mark.early("training_job")
 def test_each_run_has_its_scatter_and_animation(trained):
     logdir, _ = trained
     for run, scatter in (("colours-2d", "embedding-2d.png"), ("colours-3d", "embedding-3d.png")):
@@ -398,13 +404,13 @@ def test_each_run_has_its_scatter_and_animation(trained):
 
 def test_training_again_replaces_the_old_logs(tmp_path):
     for _ in range(2):
-        (run,) = train_colours((2,), pairs=2_000, epochs=2, logdir=str(tmp_path), verbose=0)
+        (run,) = train_colours((2,), pairs=2_000, epochs=2, logdir=str(tmp_path), verbose=0, clusters=False)
     assert len(epoch_scalars(tmp_path / "colours-2d")["epoch_loss"]) == 2
     assert run.run_dir == str(tmp_path / "colours-2d") and run.epochs == 2
 
 
 def test_normalise_adds_a_unit_length_run_and_wide_embeddings_are_drawn_in_3d(tmp_path):
-    runs = train_colours((4,), pairs=2_000, epochs=1, logdir=str(tmp_path), normalise=True, verbose=0)
+    runs = train_colours((4,), pairs=2_000, epochs=1, logdir=str(tmp_path), normalise=True, verbose=0, clusters=False)
     assert [(run.run_dir, run.normalised) for run in runs] == [
         (str(tmp_path / "colours-4d"), False),
         (str(tmp_path / "colours-4d-normalised"), True),

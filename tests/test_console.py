@@ -7,28 +7,31 @@ import re
 import subprocess
 import sys
 import textwrap
-import threading
 
 import numpy as np
 import pytest
 
+from conftest import Command, run_command
 from reviews import write_aclimdb
 
 # What TensorFlow 2.21 prints from C++ on a CPU-only machine, whatever TF_CPP_MIN_LOG_LEVEL says.
 NATIVE = re.compile(r"^[IWEF]\d{4} |absl::InitializeLog|oneDNN|cuInit|cuda drivers|cpu_feature_guard", re.M)
 
 
-def start(*args, cwd) -> subprocess.Popen:
-    """`python -m ARGS` in `cwd`, as from a shell without our switches, its output piped."""
-    environment = {k: v for k, v in os.environ.items() if k not in ("PROJECTOR_EXPORT_VERBOSE", "TF_CPP_MIN_LOG_LEVEL")}
-    return subprocess.Popen([sys.executable, "-m", *args], cwd=cwd, env=environment, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+def shell_environment() -> dict[str, str]:
+    """This process's environment as a shell without our switches has it."""
+    return {k: v for k, v in os.environ.items() if k not in ("PROJECTOR_EXPORT_VERBOSE", "TF_CPP_MIN_LOG_LEVEL")}
 
 
-def finish(child: subprocess.Popen) -> tuple[subprocess.CompletedProcess, str]:
+def command_in(folder, *args, until: re.Pattern | None = None) -> Command:
+    """`python -m ARGS` in `folder`, as from a shell without our switches."""
+    return Command([sys.executable, "-m", *args], cwd=folder, env=shell_environment(), until=until)
+
+
+def finish(command: Command) -> tuple[subprocess.CompletedProcess, str]:
     """The command's result once it ends, and all it printed."""
-    stdout, stderr = child.communicate(timeout=600)
-    return subprocess.CompletedProcess(child.args, child.returncode, stdout, stderr), stdout + stderr
+    ran = run_command(command)
+    return subprocess.CompletedProcess(command.argv, ran.returncode, ran.stdout, ran.stderr), ran.stdout + ran.stderr
 
 
 @pytest.fixture(scope="module")
@@ -53,36 +56,47 @@ COMMANDS = [
 TRAINING = [command for command in COMMANDS if command[0] == "training.cli"]
 
 
+def training_job(folder) -> list[Command]:
+    """The two training commands, side by side (they write different runs), in a workspace of their own."""
+    write_aclimdb(folder, {"train": 40, "test": 20})
+    return [command_in(folder, *command) for command in TRAINING]
+
+
 @pytest.fixture(scope="module")
-def ran(workspace):
-    """`ran(command)`: the command run once in the workspace, and what it printed. The projector-export
-    commands run one after the other in the order asked (each reads what the one before wrote); the
-    first training command asked for starts both, side by side (they write different runs)."""
-    started, done = {}, {}
+def ran(workspace, early_jobs):
+    """`ran(command)`: the command run once, and what it printed. The projector-export commands run
+    one after the other in the workspace in the order asked (each reads what the one before wrote);
+    the training commands are `training_job`, run early."""
+    done = {}
 
     def get(command):
         if command not in done:
             if command in TRAINING:
-                for training in TRAINING:
-                    if training not in done:
-                        started.setdefault(training, start(*training, cwd=workspace))
-            done[command] = finish(started.pop(command, None) or start(*command, cwd=workspace))
+                _, results = early_jobs.wait("test_console.training_job")
+                ran = results[TRAINING.index(command)]
+                done[command] = (subprocess.CompletedProcess(command, ran.returncode, ran.stdout, ran.stderr),
+                                 ran.stdout + ran.stderr)
+            else:
+                done[command] = finish(command_in(workspace, *command))
         return done[command]
 
-    yield get
-    for child in started.values():
-        child.kill()
-        child.wait()
+    return get
 
 
-@pytest.mark.parametrize("command", COMMANDS, ids=[" ".join(c[:2]) for c in COMMANDS])
+def each(commands):
+    """The commands as parameters, the training ones marked as `training_job`'s."""
+    return [pytest.param(c, id=" ".join(c[:2]), marks=[pytest.mark.early("training_job")] if c in TRAINING else [])
+            for c in commands]
+
+
+@pytest.mark.parametrize("command", each(COMMANDS))
 def test_no_native_log_line_reaches_the_console(ran, command):
     done, output = ran(command)
     assert done.returncode == 0, output[-3000:]
     assert not NATIVE.search(output), output[-3000:]
 
 
-@pytest.mark.parametrize("command", TRAINING, ids=[" ".join(c[:2]) for c in TRAINING])
+@pytest.mark.parametrize("command", each(TRAINING))
 def test_training_into_a_file_prints_plain_lines_in_plain_words(ran, command):
     """Keras's progress bar draws with carriage returns, backspaces and colour codes even into
     a file or a pipe; off a terminal the commands print whole lines, and paths as given."""
@@ -106,31 +120,17 @@ def test_training_into_a_file_prints_plain_lines_in_plain_words(ran, command):
         assert "projector-export neighbours logs/colours-2d/projector red --metric euclidean" in printed
 
 
-def run_until(pattern: re.Pattern, argv: list[str], *, cwd) -> tuple[bool, str]:
-    """Run `python ARGV` until a line of its stderr matches `pattern`, then kill it: whether one did, and stderr."""
-    environment = {k: v for k, v in os.environ.items() if k not in ("PROJECTOR_EXPORT_VERBOSE", "TF_CPP_MIN_LOG_LEVEL")}
-    child = subprocess.Popen([sys.executable, *argv], cwd=cwd, env=environment, text=True,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    timer = threading.Timer(300, child.kill)  # a hung child fails the test rather than the suite
-    timer.start()
-    lines = []
-    try:
-        for line in child.stderr:
-            lines.append(line)
-            if pattern.search(line):
-                return True, "".join(lines)
-        return False, "".join(lines)
-    finally:
-        timer.cancel()
-        child.kill()
-        child.wait()
+def verbose_job(folder) -> list[Command]:
+    """A training command with --verbose, until its first native line."""
+    return [command_in(folder, "training.cli", "--verbose", "colours", "--dims", "2", "--pairs", "2000",
+                       "--epochs", "1", "--logdir", "logs", until=NATIVE)]
 
 
-def test_verbose_brings_them_back(workspace):
+@pytest.mark.early("verbose_job")
+def test_verbose_brings_them_back(early):
     """TensorFlow does print them here (training imports it), so the test above can fail; the switch shows them."""
-    found, stderr = run_until(NATIVE, ["-m", "training.cli", "--verbose", "colours", "--dims", "2", "--pairs", "2000",
-                                       "--epochs", "1", "--logdir", "verbose-logs"], cwd=workspace)
-    assert found, stderr[-3000:]
+    _, (verbose,) = early
+    assert verbose.found, verbose.stderr[-3000:]
 
 
 def test_the_environment_switch_leaves_stderr_alone(monkeypatch):
@@ -177,20 +177,25 @@ TFDS_RUN = textwrap.dedent(
 )
 
 
-def test_tfds_warnings_stay_off_the_console_too(tmp_path):
+def tfds_job(folder) -> list[Command]:
+    """The mocked tfds run quietly to its end and, side by side in a folder of its own, with
+    --verbose until its first absl warning."""
+    commands = []
+    for name, extra, until in (("quiet", [], None), ("verbose", ["--verbose"], re.compile("WARNING:absl"))):
+        (folder / name).mkdir()
+        (folder / name / "tfds_run.py").write_text(TFDS_RUN)
+        commands.append(Command([sys.executable, "tfds_run.py", *extra], cwd=folder / name, env=shell_environment(),
+                                until=until))
+    return commands
+
+
+@pytest.mark.early("tfds_job")
+def test_tfds_warnings_stay_off_the_console_too(early):
     """Reading IMDB through tfds (mocked here) logs deprecation warnings meant for developers.
     (The default UMAP layout's output is checked with the `training.cli imdb` command above.)"""
-    for folder in ("quiet", "verbose"):  # the two runs side by side, each in its own folder
-        (tmp_path / folder).mkdir()
-        (tmp_path / folder / "tfds_run.py").write_text(TFDS_RUN)
-    quiet = subprocess.Popen([sys.executable, "tfds_run.py"], cwd=tmp_path / "quiet", text=True,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        found, stderr = run_until(re.compile("WARNING:absl"), ["tfds_run.py", "--verbose"], cwd=tmp_path / "verbose")
-    finally:
-        out, err = quiet.communicate(timeout=300)
-    assert quiet.returncode == 0, err[-3000:]
-    assert "20 training and 20 test reviews" in out
-    assert not re.search(r"WARNING:(absl|tensorflow)|deprecated", out + err), err
-    assert not NATIVE.search(out + err), err
-    assert found, stderr[-3000:]  # what the quiet run held back
+    _, (quiet, verbose) = early
+    assert quiet.returncode == 0, quiet.stderr[-3000:]
+    assert "20 training and 20 test reviews" in quiet.stdout
+    assert not re.search(r"WARNING:(absl|tensorflow)|deprecated", quiet.stdout + quiet.stderr), quiet.stderr
+    assert not NATIVE.search(quiet.stdout + quiet.stderr), quiet.stderr
+    assert verbose.found, verbose.stderr[-3000:]  # what the quiet run held back

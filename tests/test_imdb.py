@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import io
 import json
 import logging
@@ -18,6 +19,7 @@ import subprocess
 import sys
 import tarfile
 import textwrap
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -31,7 +33,7 @@ import tensorflow_datasets as tfds
 from projector_export import ProjectorExportError, validate
 from projector_export.format.config import projector_order
 from projector_export.format.metadata import parse_metadata, unescape_label
-from conftest import free_ports, require_layout_libraries
+from conftest import Command, free_ports, python_here, require_layout_libraries
 from reviews import write_aclimdb
 from training.imdb import options as imdb_command
 from training.imdb.data import read_aclimdb
@@ -42,6 +44,7 @@ from training.imdb.pipeline import Tokens, bucket_widths, hold_out, make_dataset
 ROOT = Path(__file__).resolve().parent.parent
 EPOCHS = 5
 VOCAB_SIZE = "400"  # small, so the vocabulary builds in a second; the default is 2**13
+FEW_REVIEWS = {"train": 40, "test": 10}  # for the tests that train but assert nothing of what was learnt
 EPOCH_LINE = re.compile(r"^epoch (\d+)/(\d+): val_accuracy ([0-9.]+)", re.MULTILINE)
 
 
@@ -63,7 +66,7 @@ def aclimdb(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def few_reviews(tmp_path_factory) -> Path:
     """For the tests that train but assert nothing of what was learnt."""
-    return write_aclimdb(tmp_path_factory.mktemp("few-reviews"), {"train": 40, "test": 10})
+    return write_aclimdb(tmp_path_factory.mktemp("few-reviews"), FEW_REVIEWS)
 
 
 @pytest.fixture(scope="module")
@@ -222,7 +225,7 @@ def test_patience_stops_when_held_out_accuracy_stops_improving(aclimdb, tmp_path
     # These reviews are told apart by one word: the held-out accuracy reaches 1 and stays.
     result, printed = train(
         "--aclimdb", str(aclimdb), "--logdir", str(logs), "--epochs", "30", "--vocab-size", VOCAB_SIZE,
-        "--learning-rate", "0.003", "--patience", "2", "--quiet", "--layout", "none",
+        "--learning-rate", "0.003", "--patience", "2", "--quiet", "--layout", "none", "--no-clusters",
     )
     epochs_run = len(EPOCH_LINE.findall(printed))
     assert epochs_run == len(result.val_accuracy) == result.best_epoch + 2 < 30
@@ -289,7 +292,7 @@ def test_mocked_tfds_trains_and_reuses_its_vocabulary(tmp_path):
     builder.info.write_to_directory(builder.data_dir)
     logs = tmp_path / "logs"
     args = ("--data-dir", str(data_dir), "--logdir", str(logs), "--epochs", "1", "--vocab-size", "300", "--quiet",
-            "--layout", "none")
+            "--layout", "none", "--no-clusters")
     with tfds.testing.mock_data(num_examples=40, data_dir=str(data_dir)):
         first, printed_first = train(*args)
         vocabulary = (logs / "imdb-vocab300.subwords").read_bytes()
@@ -311,7 +314,8 @@ def test_a_vocabulary_built_from_other_reviews_is_rebuilt_or_if_given_warned_abo
     logs = tmp_path / "logs"
     logs.mkdir()
     (logs / "imdb-vocab400.subwords").write_bytes(stale.read_bytes())
-    args = ("--aclimdb", str(other), "--logdir", str(logs), "--epochs", "1", "--quiet", "--layout", "none")
+    args = ("--aclimdb", str(other), "--logdir", str(logs), "--epochs", "1", "--quiet", "--layout", "none",
+            "--no-clusters")
 
     result, printed = train(*args, "--vocab-size", VOCAB_SIZE)
     assert f"{logs / 'imdb-vocab400.subwords'} was built from other reviews (600 reviews, " in printed
@@ -328,23 +332,39 @@ def test_a_vocabulary_built_from_other_reviews_is_rebuilt_or_if_given_warned_abo
     ]
 
 
-def test_sample_trains_offline_on_generated_reviews_into_its_own_run(tmp_path, monkeypatch):
+OFFLINE = textwrap.dedent(
+    """
+    import socket, sys
     def offline(*args, **kwargs):
         raise OSError("Network is unreachable")
+    socket.create_connection = offline
+    from training.cli import main
+    sys.exit(main(sys.argv[1:]))
+    """
+)
 
-    monkeypatch.setattr(socket, "create_connection", offline)
-    logs = tmp_path / "logs"
-    # smaller than the default --sample (5,000 reviews a split, 10 epochs, UMAP), to stay fast
-    result, printed = train(
-        "--sample", "1000", "--vocab-size", "500", "--epochs", "3", "--learning-rate", "0.003", "--layout", "pca", "--no-clusters",
-        "--logdir", str(logs), "--quiet",
-    )
+
+def sample_job(folder) -> list[Command]:
+    """`projector-train imdb --sample` with the network cut, smaller than the default (5,000 reviews
+    a split, 10 epochs, UMAP) to stay fast."""
+    return [python_here("-c", OFFLINE, "imdb", "--sample", "1000", "--vocab-size", "500", "--epochs", "3",
+                        "--learning-rate", "0.003", "--layout", "pca", "--no-clusters", "--logdir",
+                        str(folder / "logs"), "--quiet")]
+
+
+@pytest.mark.early("sample_job")
+def test_sample_trains_offline_on_generated_reviews_into_its_own_run(early):
+    folder, (done,) = early
+    assert done.returncode == 0, done.stderr[-3000:]
+    logs, printed = folder / "logs", done.stdout
     assert "GENERATED reviews, not IMDB: 1,000 training and 1,000 test reviews" in printed
     assert "(GENERATED reviews, not IMDB: this says the pipeline works" in printed
     # its own run and vocabulary, never mixed with a real run's
-    assert result.run_dir == f"{logs}/imdb-sample" and result.vocab_path == f"{logs}/imdb-sample-vocab500.subwords"
+    assert f"\n  projector:  {logs}/imdb-sample/projector (" in printed
+    assert f"\n  vocabulary: {logs}/imdb-sample-vocab500.subwords\n" in printed
     assert sorted(os.listdir(logs)) == ["imdb-sample", "imdb-sample-vocab500.subwords"]
-    assert result.test_accuracy > 0.65  # well above chance: the reviews carry a learnable signal
+    # well above chance: the reviews carry a learnable signal
+    assert float(re.search(r"^test_accuracy ([0-9.]+)", printed, re.MULTILINE).group(1)) > 0.65
     report = validate(str(logs))
     assert report.ok and report.runs == ["imdb-sample/projector"]
 
@@ -375,13 +395,18 @@ MIRRORED = textwrap.dedent(
 )
 
 
-def test_mirrored_strategy_over_two_cpus_trains_and_exports(few_reviews, tmp_path):
-    logs = tmp_path / "logs"
-    done = subprocess.run(
-        [sys.executable, "-c", MIRRORED, "--aclimdb", str(few_reviews), "--logdir", str(logs),
-         "--epochs", "2", "--vocab-size", VOCAB_SIZE, "--strategy", "mirrored", "--quiet", "--layout", "none"],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
-    )
+def mirrored_job(folder) -> list[Command]:
+    """`projector-train imdb --strategy mirrored` over two logical CPUs, on few reviews."""
+    reviews = write_aclimdb(folder, FEW_REVIEWS)
+    return [Command([sys.executable, "-c", MIRRORED, "--aclimdb", str(reviews), "--logdir", str(folder / "logs"),
+                     "--epochs", "2", "--vocab-size", VOCAB_SIZE, "--strategy", "mirrored", "--quiet",
+                     "--layout", "none"], cwd=ROOT)]
+
+
+@pytest.mark.early("mirrored_job")
+def test_mirrored_strategy_over_two_cpus_trains_and_exports(early):
+    folder, (done,) = early
+    logs = folder / "logs"
     assert done.returncode == 0, done.stderr[-3000:]
     assert "MirroredStrategy: 2 replicas" in done.stdout
     assert "on 2 replicas" in done.stdout
@@ -406,26 +431,32 @@ WORKER = textwrap.dedent(
 )
 
 
-def test_multiworker_strategy_trains_across_two_workers(few_reviews, tmp_path):
-    logs = tmp_path / "logs"
-    cluster = {"worker": [f"127.0.0.1:{port}" for port in free_ports(2)]}
-    workers = []
-    for index in range(2):
-        env = dict(os.environ, TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}))
-        workers.append(subprocess.Popen(
-            [sys.executable, "-c", WORKER, "--aclimdb", str(few_reviews), "--logdir", str(logs),
-             "--epochs", "2", "--vocab-size", VOCAB_SIZE, "--strategy", "multiworker", "--quiet",
-             "--layout", "pca"],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        ))
-    try:
-        outputs = [worker.communicate(timeout=240) for worker in workers]
-    finally:
-        for worker in workers:
-            worker.kill()
-    for worker, (_, stderr) in zip(workers, outputs):
-        assert worker.returncode == 0, stderr[-3000:]
-    chief, other = (stdout for stdout, _ in outputs)
+def multiworker_job(folder) -> list[Command]:
+    """`projector-train imdb --strategy multiworker` in two worker processes, on few reviews."""
+    reviews = write_aclimdb(folder, FEW_REVIEWS)
+    chosen, lock = [], threading.Lock()
+
+    def environment(index: int) -> dict[str, str]:
+        with lock:  # the two workers' ports, chosen as the first starts
+            if not chosen:
+                chosen.append({"worker": [f"127.0.0.1:{port}" for port in free_ports(2)]})
+        return dict(os.environ, TF_CONFIG=json.dumps({"cluster": chosen[0], "task": {"type": "worker", "index": index}}))
+
+    return [
+        Command([sys.executable, "-c", WORKER, "--aclimdb", str(reviews), "--logdir", str(folder / "logs"),
+                 "--epochs", "2", "--vocab-size", VOCAB_SIZE, "--strategy", "multiworker", "--quiet",
+                 "--layout", "pca"], cwd=ROOT, env=functools.partial(environment, index))
+        for index in range(2)
+    ]
+
+
+@pytest.mark.early("multiworker_job")
+def test_multiworker_strategy_trains_across_two_workers(early):
+    folder, workers = early
+    logs = folder / "logs"
+    for worker in workers:
+        assert worker.returncode == 0, worker.stderr[-3000:]
+    chief, other = (worker.stdout for worker in workers)
     assert "MultiWorkerMirroredStrategy: 2 replicas" in chief
     # Both workers trained the one model: the same metrics, epoch after epoch.
     assert EPOCH_LINE.findall(chief) == EPOCH_LINE.findall(other) and len(EPOCH_LINE.findall(chief)) == 2

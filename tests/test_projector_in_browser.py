@@ -9,42 +9,58 @@ import keras
 import numpy as np
 import pytest
 
-from projector_export import ProjectorCallback, export_embedding
+from conftest import Command, python_here
+from projector_export import ProjectorCallback, export_embedding, read_embedding
 from checkpoints import write_raw_checkpoint
 from projector_export.cli import main
 from projector_page import ProjectorPage
 from reviews import write_aclimdb
 
+# Every page here is over the log dir that `trained_runs` writes early (the other runs are added to it).
+pytestmark = pytest.mark.early("trained_runs")
+
+
+def write_trained_runs(logs: str) -> None:
+    """The colour runs, an IMDB run and a ProjectorCallback run, trained small into `logs`."""
+    from training.colours.job import train_colours
+    from training.imdb.job import train_imdb
+
+    # no clusters (their own browser test has them): each process's first UMAP compiles for ~10 s
+    train_colours((2, 3), pairs=20_000, epochs=2, logdir=logs, verbose=0, clusters=False)
+    aclimdb = write_aclimdb(Path(logs).parent / "reviews", {"train": 100, "test": 20})
+    train_imdb(aclimdb=str(aclimdb), epochs=2, logdir=logs, vocab_size=400, verbose=0, layout="none", clusters=False)
+    fit_with_projector_callback(Path(logs) / "keras-model", epochs=3)
+
+
+def trained_runs(folder) -> list[Command]:
+    """`write_trained_runs(folder/logs)` in a child process (~15 s of training)."""
+    return [python_here("-c", f"from test_projector_in_browser import write_trained_runs; "
+                              f"write_trained_runs({str(folder / 'logs')!r})")]
+
 
 @pytest.fixture(scope="module")
-def servers(tmp_path_factory, start_tensorboard):
-    """The module's two TensorBoards, started before their runs are written so that the two overlap."""
-    return start_tensorboard(tmp_path_factory.mktemp("logs")), start_tensorboard(tmp_path_factory.mktemp("broken"))
+def server(start_tensorboard, early_jobs):
+    """The module's TensorBoard, started before its runs are written so that the two overlap."""
+    return start_tensorboard(early_jobs.folder("test_projector_in_browser.trained_runs") / "logs")
 
 
 @pytest.fixture(scope="module")
-def projector(tmp_path_factory, servers, browser):
+def projector(server, browser, early_jobs):
+    """A page over runs of every kind: exported (labels, word2vec) and trained (`trained_runs`, run early)."""
     rng = np.random.default_rng(3)
-    server = servers[0]
     logs = Path(server.logdir)
     words = ["", " ", "tab\there", "new\nline", "\r"] + [f"w{i}" for i in range(195)]
     export_embedding(logs / "labels", rng.normal(size=(200, 6)), words, sprite=rng.random((200, 3)))
     lines = ["50 3"] + [f"word{i} " + " ".join(str(v) for v in rng.normal(size=3)) for i in range(50)]
     (logs.parent / "w2v.txt").write_text("\n".join(lines) + "\n")
     assert main(["export", str(logs.parent / "w2v.txt"), "--logdir", str(logs), "--run", "word2vec"]) == 0
-    from training.colours.job import train_colours
-
-    train_colours((2, 3), pairs=20_000, epochs=2, logdir=str(logs), verbose=0)
-    from training.imdb.job import train_imdb
-
-    aclimdb = write_aclimdb(tmp_path_factory.mktemp("reviews"), {"train": 100, "test": 20})
-    imdb = train_imdb(aclimdb=str(aclimdb), epochs=2, logdir=str(logs), vocab_size=400, verbose=0, layout="none")
-    fit_with_projector_callback(logs / "keras-model", epochs=3)
+    _, (trained,) = early_jobs.wait("test_projector_in_browser.trained_runs")
+    assert trained.returncode == 0, trained.stderr[-3000:]
     server.wait_for_runs(
         {"labels", "word2vec", "colours-2d/projector", "colours-3d/projector", "imdb/projector", "keras-model/projector"}
     )
     page = ProjectorPage(browser, server.url)
-    page.imdb_rows = imdb.vocab_size
+    page.imdb_rows = read_embedding(str(logs / "imdb" / "projector")).vectors.shape[0]  # the vocabulary's size
     page.first_view = page.show()  # as the page opens, nothing selected
     page.logs = logs
     yield page
@@ -134,9 +150,9 @@ def test_the_page_opens_on_a_trained_embedding(projector):
 
 
 @pytest.fixture(scope="module")
-def broken(servers, browser):
-    """One page over runs that others might write: raw labels, a raw two-column checkpoint, and ours."""
-    server = servers[1]
+def broken(server, browser):
+    """A page over runs that others might write: raw labels, a raw two-column checkpoint, and ours,
+    added to the module's log dir once the tests of `projector` (whose page opened before) are done."""
     logs = Path(server.logdir)
     export_embedding(logs / "raw-labels", np.ones((10, 2)), [f"r{i}" for i in range(10)])
     (logs / "raw-labels" / "embedding.metadata.tsv").write_text("".join(f"r{i}\n" for i in range(9)).replace("r4", " "))

@@ -11,6 +11,9 @@ import sys
 import numpy as np
 import pytest
 
+from clusters import clustered_matrix
+from conftest import Command, require_layout_libraries
+
 REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ROWS, DIMS = 40, 6
 
@@ -23,19 +26,26 @@ raise ImportError("tensorflow is blocked by tests/test_without_tensorflow.py")
 """
 
 
+def blocked_environment(root) -> dict[str, str]:
+    """This process's environment with a `tensorflow` under `root` that raises on import, first on the
+    path; whoever tries to import it is logged to `root/tensorflow-imports.log`."""
+    (root / "blocked" / "tensorflow").mkdir(parents=True)
+    (root / "blocked" / "tensorflow" / "__init__.py").write_text(BLOCKER, encoding="utf-8")
+    env = dict(os.environ, TENSORFLOW_IMPORTS=str(root / "tensorflow-imports.log"))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root / "blocked"), REPOSITORY, os.environ.get("PYTHONPATH")]))
+    return env
+
+
 @pytest.fixture(scope="module")
 def session(tmp_path_factory):
     """A fresh folder, a `tensorflow` that raises on import first on the path, and a .npy with labels."""
     root = tmp_path_factory.mktemp("without-tensorflow")
-    (root / "blocked" / "tensorflow").mkdir(parents=True)
-    (root / "blocked" / "tensorflow" / "__init__.py").write_text(BLOCKER, encoding="utf-8")
+    env = blocked_environment(root)
     vectors = np.random.default_rng(5).standard_normal((ROWS, DIMS)).astype(np.float32)
     vectors[0, :3] = [np.float32(1e-40), -0.0, np.float32(3.4e38)]  # a subnormal, a negative zero, near the maximum
     np.save(root / "vectors.npy", vectors)
     labels = [f"w{i}" for i in range(ROWS)]
     (root / "labels.tsv").write_text("word\tcount\n" + "".join(f"{w}\t{i}\n" for i, w in enumerate(labels)), "utf-8")
-    env = dict(os.environ, TENSORFLOW_IMPORTS=str(root / "tensorflow-imports.log"))
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root / "blocked"), REPOSITORY, os.environ.get("PYTHONPATH")]))
     return {
         "root": root, "env": env, "vectors": vectors, "labels": labels,
         "logs": root / "logs", "run": root / "logs" / "words",
@@ -123,3 +133,29 @@ def test_layout_pca_adds_its_bookmark(exported):
     bookmarks = json.loads((exported["run"] / "embedding.bookmarks.json").read_text("utf-8"))
     assert [b["selectedProjection"] for b in bookmarks] == ["pca"]
     assert run(exported, "validate", str(exported["logs"])).count("all good") == 1
+
+
+def clusters_job(folder) -> list[Command]:
+    """`projector-export clusters` (a UMAP, then HDBSCAN) of 600 points in 6 groups, where tensorflow
+    cannot be imported: umap-learn's package imports it whenever it is installed, for a ParametricUMAP
+    that a layout never uses (~5 s)."""
+    from projector_export import export_embedding
+
+    vectors, _ = clustered_matrix(600, 8, clusters=6, seed=3)
+    export_embedding(folder / "logs" / "groups", vectors, [f"w{i}" for i in range(600)])
+    return [Command([sys.executable, "-m", "projector_export.cli", "clusters", str(folder / "logs" / "groups"),
+                     "--seed", "0"], env=blocked_environment(folder))]
+
+
+@pytest.mark.early("clusters_job")
+def test_clusters_and_umap_layouts_leave_tensorflow_alone(early):
+    require_layout_libraries()
+    folder, (done,) = early
+    log = folder / "tensorflow-imports.log"
+    assert not log.exists(), f"projector-export clusters tried to import tensorflow from:\n{log.read_text()}"
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "clusters" in done.stdout
+    from projector_export import read_embedding, validate
+
+    assert "cluster" in read_embedding(str(folder / "logs" / "groups")).metadata.header
+    assert validate(str(folder / "logs")).ok
