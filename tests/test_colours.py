@@ -18,7 +18,7 @@ from projector_export import ProjectorExportError
 from projector_export.format.config import projector_order
 from projector_export.format.metadata import parse_metadata
 from projector_export.neighbours import nearest_neighbours_of_each
-from conftest import Command, python_here
+from early import Command, python_here
 from training import cli
 from training.callbacks import knn_agreement, snapshot_name
 from training.colours import DEFAULT_EPOCHS, DEFAULT_PAIRS

@@ -11,7 +11,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from conftest import Command, run_command
+from early import Command, run_command
 from reviews import write_aclimdb
 
 # What TensorFlow 2.21 prints from C++ on a CPU-only machine, whatever TF_CPP_MIN_LOG_LEVEL says.

@@ -33,7 +33,8 @@ import tensorflow_datasets as tfds
 from projector_export import ProjectorExportError, validate
 from projector_export.format.config import projector_order
 from projector_export.format.metadata import parse_metadata, unescape_label
-from conftest import Command, free_ports, python_here, require_layout_libraries
+from conftest import free_ports, require_layout_libraries
+from early import Command, python_here
 from reviews import write_aclimdb
 from training.imdb import options as imdb_command
 from training.imdb.data import read_aclimdb

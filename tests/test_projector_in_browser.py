@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import pytest
 
-from conftest import Command, python_here
+from early import Command, python_here
 from projector_export import ProjectorCallback, export_embedding, read_embedding
 from checkpoints import write_raw_checkpoint
 from projector_export.cli import main

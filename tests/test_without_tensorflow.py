@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from clusters import clustered_matrix
-from conftest import Command, require_layout_libraries
+from conftest import require_layout_libraries
+from early import Command
 
 REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ROWS, DIMS = 40, 6
