@@ -142,7 +142,7 @@ def require_libraries(layout: Layout) -> None:
         return
     module, package = _LIBRARIES[layout.method]
     try:
-        importlib.import_module(module)
+        import_umap() if module == "umap" else importlib.import_module(module)
     except ImportError:
         raise ProjectorExportError(
             f"a {METHOD_NAMES[layout.method]} layout needs the {package} package, which is not installed; "
@@ -288,8 +288,13 @@ def tsne_perplexity(layout: Layout, points: int) -> float:
 EXACT_NEIGHBOURS_POINTS = 30_000
 
 
+# umap-learn's modules of numba functions, which it compiles on their first call in each process
+_UMAP_NUMBA_MODULES = ("umap.umap_", "umap.layouts", "umap.utils", "umap.spectral", "umap.distances", "umap.sparse")
+
+
 def import_umap():
-    """umap-learn, imported without TensorFlow where this process has not loaded it.
+    """umap-learn, imported without TensorFlow where this process has not loaded it, its numba
+    functions compiled once per machine rather than once per process.
 
     umap-learn's package imports its ParametricUMAP, and with it TensorFlow (~5 s), whenever
     TensorFlow is installed; a layout or a clustering never uses it. Where TensorFlow is not
@@ -305,7 +310,29 @@ def import_umap():
             del sys.modules["umap.parametric_umap"]
     import umap
 
+    _cache_numba_compilations(_UMAP_NUMBA_MODULES)
     return umap
+
+
+def _cache_numba_compilations(modules: tuple[str, ...]) -> None:
+    """Turn on numba's own on-disk cache for the modules' numba functions that lack it.
+
+    pynndescent declares its functions `cache=True`; umap-learn does not, so the first UMAP of
+    every process compiled its functions anew (~10 s, most of a small layout's time). Cached,
+    the compilation is paid once: numba keeps it beside the package's sources (`__pycache__`),
+    or where that is read-only in the user's cache folder (or `NUMBA_CACHE_DIR`), keyed by the
+    source file, so an upgrade compiles again. A numba without `enable_caching` only loses the
+    speed-up."""
+    try:
+        from numba.core.caching import NullCache
+        from numba.core.dispatcher import Dispatcher
+    except ImportError:
+        return
+    for name in modules:
+        module = sys.modules.get(name)
+        for value in vars(module).values() if module is not None else ():
+            if isinstance(value, Dispatcher) and isinstance(getattr(value, "_cache", None), NullCache):
+                value.enable_caching()
 
 
 def _umap(points: np.ndarray, layout: Layout, report: Progress) -> np.ndarray:

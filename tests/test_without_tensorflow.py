@@ -136,27 +136,36 @@ def test_layout_pca_adds_its_bookmark(exported):
     assert run(exported, "validate", str(exported["logs"])).count("all good") == 1
 
 
-def clusters_job(folder) -> list[Command]:
-    """`projector-export clusters` (a UMAP, then HDBSCAN) of 600 points in 6 groups, where tensorflow
-    cannot be imported: umap-learn's package imports it whenever it is installed, for a ParametricUMAP
-    that a layout never uses (~5 s)."""
+def umap_job(folder) -> list[Command]:
+    """`projector-export clusters` (a UMAP, then HDBSCAN) and `layout --method umap`, side by side on
+    two runs of 600 points in 6 groups, where tensorflow cannot be imported (umap-learn's package
+    imports it whenever it is installed, for a ParametricUMAP that neither uses: ~5 s), with numba's
+    cache in the job's folder."""
     from projector_export import export_embedding
 
     vectors, _ = clustered_matrix(600, 8, clusters=6, seed=3)
-    export_embedding(folder / "logs" / "groups", vectors, [f"w{i}" for i in range(600)])
-    return [Command([sys.executable, "-m", "projector_export.cli", "clusters", str(folder / "logs" / "groups"),
-                     "--seed", "0"], env=blocked_environment(folder))]
+    for run in ("groups", "laid-out"):
+        export_embedding(folder / "logs" / run, vectors, [f"w{i}" for i in range(600)])
+    env = dict(blocked_environment(folder), NUMBA_CACHE_DIR=str(folder / "numba"))
+    command = [sys.executable, "-m", "projector_export.cli"]
+    return [Command([*command, "clusters", str(folder / "logs" / "groups"), "--seed", "0"], env=env),
+            Command([*command, "layout", str(folder / "logs" / "laid-out"), "--method", "umap", "--seed", "0"], env=env)]
 
 
-@pytest.mark.early("clusters_job")
+@pytest.mark.early("umap_job")
 def test_clusters_and_umap_layouts_leave_tensorflow_alone(early):
     require_layout_libraries()
-    folder, (done,) = early
+    folder, (clusters, layout) = early
     log = folder / "tensorflow-imports.log"
-    assert not log.exists(), f"projector-export clusters tried to import tensorflow from:\n{log.read_text()}"
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "clusters" in done.stdout
+    assert not log.exists(), f"a UMAP tried to import tensorflow from:\n{log.read_text()}"
+    assert clusters.returncode == 0, clusters.stdout + clusters.stderr
+    assert layout.returncode == 0, layout.stdout + layout.stderr
+    assert "clusters" in clusters.stdout and "added bookmark 'UMAP (3-D)" in layout.stdout
     from projector_export import read_embedding, validate
 
     assert "cluster" in read_embedding(str(folder / "logs" / "groups")).metadata.header
     assert validate(str(folder / "logs")).ok
+    # umap-learn's numba functions were compiled into numba's cache, for the next process to load
+    # (umap-learn does not ask for it; pynndescent, which it uses, does)
+    assert list((folder / "numba").glob("umap_*/layouts._optimize_layout_euclidean_single_epoch-*.nbi"))
+    assert list((folder / "numba").glob("umap_*/umap_.*.nbi"))
