@@ -55,7 +55,7 @@ from clusters import clustered_matrix  # noqa: E402
 
 from projector_export.cluster_names import cluster_column, cluster_table, name_clusters  # noqa: E402
 from projector_export.clustering import find_clusters  # noqa: E402
-from projector_export.format.metadata import parse_metadata, unescape_label  # noqa: E402
+from projector_export.format.metadata import unescape_label  # noqa: E402
 from projector_export.machine import usable_cpus  # noqa: E402
 from projector_export.read import read_embedding  # noqa: E402
 
@@ -163,7 +163,7 @@ def train(logdir: Path, run: str, command: list[str]) -> Path:
 
 def read(folder: Path):
     run = read_embedding(str(folder))
-    header, rows = parse_metadata(run.metadata.decode("utf-8"))
+    header, rows = run.page_view()
     return run.vectors, header, rows
 
 
