@@ -131,7 +131,7 @@ def add_clusters(
     report = progress or (lambda stage: None)
     report("reading the tensor")
     run = read_embedding(os.fspath(run_dir), tensor)
-    header, rows = _metadata(run)
+    header, rows = run.page_view()
     start = time.monotonic()
     found = find_clusters(run.vectors, min_size=min_size, seed=seed, metric=metric, progress=progress)
     labels = run.labels()
@@ -185,11 +185,6 @@ def _run_update(run):
     from projector_export.run_update import updating
 
     return updating(run)
-
-
-def _metadata(run) -> tuple[list[str], list[list[str]]]:
-    """The run's metadata as the projector reads it (cells still escaped); none: no columns."""
-    return run.page_view()
 
 
 def _counts(header: list[str], rows: list[list[str]]) -> np.ndarray | None:

@@ -6,17 +6,20 @@ Used by `neighbours`, `tsv` and `validate`. Each broken run becomes a
 
 from __future__ import annotations
 
+import functools
 import posixpath
 from dataclasses import dataclass
 
 import numpy as np
 
 from projector_export.errors import REEXPORT, ProjectorExportError
+from projector_export.filenames import CONFIG_FILENAME
 from projector_export.files import fs
 from projector_export.files.paths import inside
 from projector_export.files.reading import decode_utf8, file_size, read_bytes
 from projector_export.format import checkpoint
 from projector_export.format.checkpoint import Checkpoint, key_of
+from projector_export.format.config import projector_order, read_config
 from projector_export.format.metadata import MetadataTable, parse_metadata, unescape_label
 
 
@@ -40,16 +43,22 @@ class StoredEmbedding:
     metadata_text: str | None = None
     stored: tuple = ()  # (shape, dtype, crc32c) as the checkpoint's index has it: the tensor's identity
 
+    @functools.cached_property
+    def _page(self) -> tuple[list[str], list[list[str]]]:
+        """The metadata parsed once, however many of the views below are asked for."""
+        return parse_metadata(self.metadata_text) if self.metadata_text is not None else ([], [])
+
     def page_view(self) -> tuple[list[str], list[list[str]]]:
         """(column names, rows of escaped cells) as the projector reads the metadata; none: no columns."""
-        return parse_metadata(self.metadata_text) if self.metadata_text is not None else ([], [])
+        header, rows = self._page
+        return list(header), [list(row) for row in rows]
 
     @property
     def metadata(self) -> MetadataTable | None:
         """The metadata as a table: column names (None for one column) and each column's labels."""
         if self.metadata_text is None:
             return None
-        header, rows = self.page_view()
+        header, rows = self._page
         columns = [[unescape_label(row[i]) if i < len(row) else "" for row in rows] for i in range(len(header))]
         return MetadataTable(header if len(header) > 1 else None, columns)
 
@@ -57,7 +66,7 @@ class StoredEmbedding:
         """The first metadata column, unescaped: one label a row; row numbers without metadata."""
         if self.metadata_text is None:
             return [str(i) for i in range(len(self.vectors))]
-        _, rows = self.page_view()
+        _, rows = self._page
         return [unescape_label(row[0]) for row in rows]
 
 
@@ -77,9 +86,6 @@ def read_embedding(run_dir: str, tensor: str | None = None) -> StoredEmbedding:
     Raises:
         ProjectorExportError: no such run or tensor, or a broken run, naming the file and the fix.
     """
-    from projector_export.filenames import CONFIG_FILENAME
-    from projector_export.format.config import projector_order, read_config
-
     run_dir = str(run_dir).rstrip("/") or "/"
     if not fs.exists(posixpath.join(run_dir, CONFIG_FILENAME)):
         raise ProjectorExportError(
