@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from early import EarlyJobs, Ran
+from early import EarlyJobs, Ran, python_here
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 _STARTED = time.time()  # screenshots newer than this are this run's
@@ -124,12 +124,9 @@ def laying_out(request, tmp_path_factory):
     clustered = tmp_path_factory.mktemp("clustered")
     logs = tmp_path_factory.mktemp("laid-out")
     output = tmp_path_factory.mktemp("laying-out") / "output.txt"
-    environment = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))  # the package as this process imports it
+    command = python_here(os.path.join(os.path.dirname(__file__), "laid_out.py"), str(clustered), str(logs))
     with open(output, "wb") as sink:
-        child = subprocess.Popen(
-            [sys.executable, os.path.join(os.path.dirname(__file__), "laid_out.py"), str(clustered), str(logs)],
-            stdout=sink, stderr=subprocess.STDOUT, env=environment,
-        )
+        child = subprocess.Popen(command.argv, stdout=sink, stderr=subprocess.STDOUT, env=command.env)
     yield Background(child, clustered, logs, output)
     child.kill()
     child.wait()
