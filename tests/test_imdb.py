@@ -532,6 +532,23 @@ def test_batches_hold_every_review_once_padded_to_a_few_widths():
     assert orders[0] != orders[1]  # a new order each epoch
 
 
+def test_batches_come_without_an_autotuning_thread_that_deleting_them_waits_for():
+    """An autotuned iterator's model thread sleeps up to 60 s between optimisations, and in
+    TensorFlow 2.21 deleting the iterator can wait out that sleep (the cancellation wakes it
+    before it is marked done). It stalled test runs by minutes, whenever the garbage collector
+    freed an earlier run's iterators. `benchmarks/iterator_deletion.py` times both kinds."""
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(1, 40, size=30).astype(np.int64)
+    tokens = Tokens(rng.integers(1, 50, size=int(lengths.sum())).astype(np.int32), lengths,
+                    (np.arange(30) % 2).astype(np.float32))
+    for dataset in (make_dataset(tokens, 8, shuffle=True, seed=0, token_dropout=0.2), make_dataset(tokens, 64)):
+        repeated = dataset.repeat()  # as training.loop draws all epochs from one iterator
+        assert repeated.options().autotune.enabled is False
+        iterator = iter(repeated)
+        ids, labels = next(iterator)
+        assert ids.shape[0] == labels.shape[0] > 0  # AUTOTUNE's map and prefetch still run
+
+
 def test_the_command_line_options_need_no_tensorflow():
     code = (
         "import argparse, sys\n"

@@ -173,4 +173,11 @@ def make_dataset(
     # Every worker of a multi-worker run makes the same batches (the seeds are the same)
     # and takes its part of each.
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    # No autotuning thread: deleting an iterator that has one can wait out the thread's
+    # sleep, up to 60 s (TensorFlow 2.21's `Model::OptimizeLoop` wakes on cancellation
+    # before the cancellation is marked done, and sleeps again). It struck at random, when
+    # the garbage collector freed a finished or interrupted run's iterators. Without it,
+    # AUTOTUNE means one map call a core and a prefetch buffer that grows as it is drained.
+    # `python benchmarks/iterator_deletion.py` measures both.
+    options.autotune.enabled = False
     return dataset.with_options(options).prefetch(tf.data.AUTOTUNE)
