@@ -191,8 +191,10 @@ class _DatasetBatches:
     def __init__(self, dataset: tf.data.Dataset, strategy: tf.distribute.Strategy | None):
         self.steps = len(dataset)
         # One iterator for all epochs: deleting the first epoch's iterator took 9 s here (the
-        # whole of a later epoch took 2.7 s). Repeated, a shuffled dataset still reshuffles
-        # each pass, and the validation batches come in the same order every epoch.
+        # whole of a later epoch took 2.7 s; an autotuned dataset's deletion can wait out its
+        # model thread's sleep, which `training.imdb.pipeline.make_dataset` now avoids, but a
+        # caller's dataset may not). Repeated, a shuffled dataset still reshuffles each pass,
+        # and the validation batches come in the same order every epoch.
         self.dataset = dataset
         repeated = dataset.repeat()
         if strategy is not None:
