@@ -177,7 +177,8 @@ def make_dataset(
     # sleep, up to 60 s (TensorFlow 2.21's `Model::OptimizeLoop` wakes on cancellation
     # before the cancellation is marked done, and sleeps again). It struck at random, when
     # the garbage collector freed a finished or interrupted run's iterators. Without it,
-    # AUTOTUNE means one map call a core and a prefetch buffer that grows as it is drained.
-    # `python benchmarks/iterator_deletion.py` measures both.
+    # AUTOTUNE takes TensorFlow's fixed defaults (parallel map calls up to the core count,
+    # a prefetch buffer that grows as it is drained); training is as fast (README).
+    # `python benchmarks/iterator_deletion.py` measures both deletions.
     options.autotune.enabled = False
     return dataset.with_options(options).prefetch(tf.data.AUTOTUNE)
