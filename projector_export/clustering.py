@@ -55,7 +55,7 @@ from projector_export.arrays import as_matrix
 from projector_export.distances import METRICS, nearest_rows, unit_rows
 from projector_export.errors import ProjectorExportError
 from projector_export.machine import usable_cpus
-from projector_export.reductions import EXACT_NEIGHBOURS_POINTS, INSTALL, import_umap
+from projector_export.reductions import EXACT_NEIGHBOURS_POINTS, INSTALL, import_library, import_umap
 
 Progress = Callable[[str], None]
 
@@ -149,7 +149,7 @@ def require_libraries() -> None:
     (scikit-learn 1.3 or later) or umap-learn is missing."""
     for module, package in (("sklearn.cluster", "scikit-learn 1.3 or later"), ("umap", "umap-learn")):
         try:
-            imported = import_umap() if module == "umap" else importlib.import_module(module)
+            imported = import_library(module)
         except ImportError:
             imported = None
         if imported is None or (module == "sklearn.cluster" and not hasattr(imported, "HDBSCAN")):

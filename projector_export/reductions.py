@@ -142,7 +142,7 @@ def require_libraries(layout: Layout) -> None:
         return
     module, package = _LIBRARIES[layout.method]
     try:
-        import_umap() if module == "umap" else importlib.import_module(module)
+        import_library(module)
     except ImportError:
         raise ProjectorExportError(
             f"a {METHOD_NAMES[layout.method]} layout needs the {package} package, which is not installed; "
@@ -312,6 +312,11 @@ def import_umap():
 
     _cache_numba_compilations(_UMAP_NUMBA_MODULES)
     return umap
+
+
+def import_library(module: str):
+    """A layout or clustering library's `module`: umap-learn's through `import_umap`, others as they are."""
+    return import_umap() if module == "umap" else importlib.import_module(module)
 
 
 def _cache_numba_compilations(modules: tuple[str, ...]) -> None:
