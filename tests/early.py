@@ -16,7 +16,8 @@ import pytest
 class Command:
     """A command an early job runs: `argv` in `cwd` with `env` (this process's by default; a
     function is called as the command starts, for ports chosen at the last moment), to its end,
-    or with `until` until a line of its stderr matches and then killed."""
+    or with `until` until a line of its stderr matches and then killed (its stdout then goes
+    unread, to /dev/null: a pipe nobody drains would stall it once full)."""
 
     def __init__(self, argv: list[str], cwd=None, env=None, until: re.Pattern | None = None):
         self.argv, self.cwd, self.env, self.until = argv, cwd, env, until
@@ -37,8 +38,8 @@ class Ran:
 def run_command(command: Command, children: list | None = None, timeout: float = 600) -> Ran:
     """Run `command` (see `Command`), each child it starts added to `children`."""
     env = command.env() if callable(command.env) else command.env
-    child = subprocess.Popen(command.argv, cwd=command.cwd, env=env, text=True,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    child = subprocess.Popen(command.argv, cwd=command.cwd, env=env, text=True, stderr=subprocess.PIPE,
+                             stdout=subprocess.PIPE if command.until is None else subprocess.DEVNULL)
     if children is not None:
         children.append(child)
     timer = threading.Timer(timeout, child.kill)  # a hung command fails its test rather than the suite
@@ -54,8 +55,8 @@ def run_command(command: Command, children: list | None = None, timeout: float =
                 found = True
                 break
         child.kill()
-        stdout, rest = child.communicate()
-        return Ran(child.returncode, stdout, "".join(lines) + rest, found)
+        _, rest = child.communicate()
+        return Ran(child.returncode, "", "".join(lines) + rest, found)
     finally:
         timer.cancel()
 

@@ -11,7 +11,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from early import Command, run_command
+from early import Command, Ran, run_command
 from reviews import write_aclimdb
 
 # What TensorFlow 2.21 prints from C++ on a CPU-only machine, whatever TF_CPP_MIN_LOG_LEVEL says.
@@ -28,10 +28,9 @@ def command_in(folder, *args, until: re.Pattern | None = None) -> Command:
     return Command([sys.executable, "-m", *args], cwd=folder, env=shell_environment(), until=until)
 
 
-def finish(command: Command) -> tuple[subprocess.CompletedProcess, str]:
-    """The command's result once it ends, and all it printed."""
-    ran = run_command(command)
-    return subprocess.CompletedProcess(command.argv, ran.returncode, ran.stdout, ran.stderr), ran.stdout + ran.stderr
+def completed(argv: tuple[str, ...], ran: Ran) -> tuple[subprocess.CompletedProcess, str]:
+    """What a command did as a `CompletedProcess`, and all it printed."""
+    return subprocess.CompletedProcess(argv, ran.returncode, ran.stdout, ran.stderr), ran.stdout + ran.stderr
 
 
 @pytest.fixture(scope="module")
@@ -73,11 +72,9 @@ def ran(workspace, early_jobs):
         if command not in done:
             if command in TRAINING:
                 _, results = early_jobs.wait("test_console.training_job")
-                ran = results[TRAINING.index(command)]
-                done[command] = (subprocess.CompletedProcess(command, ran.returncode, ran.stdout, ran.stderr),
-                                 ran.stdout + ran.stderr)
+                done[command] = completed(command, results[TRAINING.index(command)])
             else:
-                done[command] = finish(command_in(workspace, *command))
+                done[command] = completed(command, run_command(command_in(workspace, *command)))
         return done[command]
 
     return get
