@@ -13,7 +13,7 @@ import os
 import posixpath
 import sys
 
-from projector_export.console import Progress, quiet_tensorflow
+from projector_export.console import Progress, plural, quiet_tensorflow
 from projector_export.errors import as_flags, flags_of
 
 
@@ -260,7 +260,7 @@ def _clusters(args: argparse.Namespace) -> int:
     print(f"{result.clusters} clusters of tensor {result.tensor!r}, {result.noise:,} of {len(result.ids):,} points "
           f"in none ({result.seconds:.0f} s; {result.method})")
     print(_cluster_table(result.table))
-    print(f"added the column 'cluster' ({result.metadata_path}) and {result.bookmarks} bookmarks, one a cluster")
+    print(f"added the column 'cluster' ({result.metadata_path}) and {plural(result.bookmarks, 'bookmark')}, one a cluster")
     if result.out_path:
         print(f"labels with their clusters: {result.out_path}")
     print(f"open it with: tensorboard --logdir {_parent(result.run_dir)}"
