@@ -175,6 +175,8 @@ def test_imdb_ctrl_c_after_an_epoch_keeps_what_was_trained_whole(imdb_logs, phas
     assert validate(str(logs)).ok
     final = read_embedding(str(run / "projector"), "final")
     config = (run / "projector" / "projector_config.pbtxt").read_text()
+    # the line counts the epochs the run keeps (Ctrl-C while epoch 1's line prints: Keras's history lacks it)
+    assert config.count('tensor_name: "snapshot-epoch-') == 1 and "\ninterrupted after 1 epoch:" in output, output
     assert "bookmarks_path" not in config  # the layout was skipped (or stopped)
     scored = scalar_steps(run / "test", "test_accuracy")
     assert scored == ([0] if phase == "^laying out " else [])  # this run's test score, or none: never the old one's

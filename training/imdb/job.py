@@ -190,7 +190,7 @@ def train_imdb(
     export, ctrl_c = result.export, result.ctrl_c
     if ctrl_c.pressed:
         say(
-            f"\ninterrupted after {plural(len(result.history.get('val_accuracy', [])), 'epoch')}: {run_dir} holds the "
+            f"\ninterrupted after {plural(result.epochs_trained, 'epoch')}: {run_dir} holds the "
             f"model as trained so far"
             + (f" ({plural(len(export.tensors), 'projector tensor')} and its logs)" if export else "")
         )
@@ -217,6 +217,7 @@ def train_imdb(
 @dataclass(frozen=True)
 class _Fitted:
     history: dict
+    epochs_trained: int  # those the run keeps a snapshot of (Ctrl-C in an epoch's end: Keras's history may lack it)
     best_epoch: int
     scores: dict | None
     fit_seconds: float
@@ -308,7 +309,7 @@ def _fit_test_export(
             added = ctrl_c.run(lambda: add_final_clusters(export, metric="cosine", seed=seed))
             if added is not None:
                 named, export = added
-    return _Fitted(model.history.history, chosen, scores, fit_seconds, export, named, ctrl_c)
+    return _Fitted(model.history.history, len(snapshots.taken), chosen, scores, fit_seconds, export, named, ctrl_c)
 
 
 @contextlib.contextmanager
